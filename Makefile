@@ -1,0 +1,51 @@
+# The two commands of the README: `make demo` (set up, then run the main job) and `make test` (set up, then test).
+# Set-up is idempotent: the venv is rebuilt only when pyproject.toml changes.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The CPU build of PyTorch on machines without a GPU. pip finds a local CPU wheel where the machine provides one
+# (find-links); elsewhere, on a CPU-only machine, run `make TORCH_INDEX=https://download.pytorch.org/whl/cpu ...`.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+DEMO_OUT ?= runs/demo
+export PYTHONHASHSEED := 0
+
+.PHONY: install check lint typecheck test test-all demo bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple)
+	$(PIP) install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck
+
+test: check
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+
+# Everything, the slow tests too (long learning checks).
+test-all: check
+	$(BIN)/python -m pytest -q -n 2 -m "slow or not slow"
+
+demo: install
+	$(BIN)/matrl matrix-games --out $(DEMO_OUT)/matrix-games
+	$(BIN)/matrl render --env checkers_v0 --out $(DEMO_OUT)/checkers_random.gif
+
+bench: install
+	$(BIN)/python benchmarks/nash_solvers.py
+	$(BIN)/python benchmarks/matrix_games.py
+	$(BIN)/python benchmarks/gridworld_speed.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

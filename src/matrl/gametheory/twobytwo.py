@@ -1,0 +1,91 @@
+"""All equilibria of 2x2 games in closed form, vectorised over a batch of games.
+
+Every 2x2 game has an equilibrium among nine candidates: each player plays action 0, action 1, or the mixture
+that makes the *other* player indifferent. (If no pure equilibrium exists, every equilibrium is fully mixed
+and both indifference points are well defined; if a player can be indifferent everywhere, a pure equilibrium
+exists.) Candidates are verified by regret, so degenerate games (ties, all-zero payoffs, as MATRL's meta-game
+is when predicted == current) still get verified equilibria; continua are represented by their end points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from matrl.gametheory.games import as_game, is_equilibrium
+
+#: Candidate order: the four pure profiles (p = P(action 0) of each player), then the five with mixing.
+NUM_CANDIDATES = 9
+
+
+def _indifference_point(other: NDArray[np.float64], player_axis_first: bool) -> NDArray[np.float64]:
+    """Probability of action 0 for one player that makes the other player indifferent (NaN if none in [0,1]).
+
+    ``other`` is the other player's payoff matrix indexed [a0, a1]. For player 0's mixture, the other is
+    player 1, whose indifference reads p*(B00 - B01) + (1-p)*(B10 - B11) = 0.
+    """
+    if player_axis_first:  # mixing player indexes rows, indifferent player's actions are columns
+        d_top = other[..., 0, 0] - other[..., 0, 1]
+        d_bottom = other[..., 1, 0] - other[..., 1, 1]
+    else:  # mixing player indexes columns, indifferent player's actions are rows
+        d_top = other[..., 0, 0] - other[..., 1, 0]
+        d_bottom = other[..., 0, 1] - other[..., 1, 1]
+    denom = d_top - d_bottom
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = np.where(denom != 0.0, -d_bottom / np.where(denom != 0.0, denom, 1.0), np.nan)
+    return np.where((point > 0.0) & (point < 1.0), point, np.nan)
+
+
+def candidates_2x2(payoffs: ArrayLike) -> NDArray[np.float64]:
+    """The nine candidate profiles of each game, shape ``(..., 9, 2)``; NaN marks an impossible mixture."""
+    game = as_game(payoffs, n=2)
+    p_mix = _indifference_point(game[..., 1, :, :], player_axis_first=True)
+    q_mix = _indifference_point(game[..., 0, :, :], player_axis_first=False)
+    ones = np.ones_like(p_mix)
+    zeros = np.zeros_like(p_mix)
+    pairs = [
+        (ones, ones),
+        (ones, zeros),
+        (zeros, ones),
+        (zeros, zeros),
+        (p_mix, q_mix),
+        (p_mix, ones),
+        (p_mix, zeros),
+        (ones, q_mix),
+        (zeros, q_mix),
+    ]
+    return np.stack([np.stack(pair, axis=-1) for pair in pairs], axis=-2)
+
+
+def equilibria_2x2_batch(
+    payoffs: ArrayLike, rtol: float = 1e-9
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Candidates and which of them are verified equilibria, for a batch of 2x2 games.
+
+    Args:
+        payoffs: shape ``(..., 2, 2, 2)``, ``payoffs[..., i, a0, a1]``.
+        rtol: regret tolerance relative to each game's largest absolute payoff.
+
+    Returns:
+        ``(profiles, valid)`` with shapes ``(..., 9, 2)`` and ``(..., 9)``. Every game has at least one valid
+        candidate. Mixed candidates that are impossible are NaN and never valid.
+    """
+    game = as_game(payoffs, n=2)
+    profiles = candidates_2x2(game)
+    finite = np.all(np.isfinite(profiles), axis=-1)
+    safe = np.where(finite[..., None], profiles, 0.5)
+    valid = finite & is_equilibrium(game[..., None, :, :, :], safe, rtol=rtol)
+    return profiles, np.asarray(valid)
+
+
+def equilibria_2x2(payoffs: ArrayLike, rtol: float = 1e-9) -> list[NDArray[np.float64]]:
+    """All (representative) equilibria of one 2x2 game, pure ones first, duplicates removed."""
+    game = as_game(payoffs, n=2)
+    if game.shape != (2, 2, 2):
+        raise ValueError(f"expected one 2x2 game of shape (2, 2, 2), got {game.shape}")
+    profiles, valid = equilibria_2x2_batch(game, rtol=rtol)
+    found: list[NDArray[np.float64]] = []
+    for profile in profiles[valid]:
+        if not any(np.allclose(profile, seen, rtol=0.0, atol=1e-12) for seen in found):
+            found.append(profile.copy())
+    return found
