@@ -1,0 +1,1 @@
+"""Learners for deep MATRL: per-agent networks evaluated in one batched call, PPO losses, GAE."""
