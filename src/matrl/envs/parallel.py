@@ -1,0 +1,149 @@
+"""A PettingZoo ``ParallelEnv`` over one copy of any batched grid core.
+
+The wrapper owns a core with ``num_envs=1`` and ``autoreset=False`` and only translates between dicts keyed by
+agent name and the core's arrays, so its trajectories are the core's by construction.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+from pettingzoo import ParallelEnv
+
+from matrl.envs.core import ALLOWED_ACTIONS, N_ACTIONS, GridCore
+
+AgentID = str
+ObsType = NDArray[np.float32]
+ActionType = int
+RENDER_MODES = ("rgb_array",)
+
+
+class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
+    """PettingZoo parallel API for a grid world core.
+
+    Termination mapping (Switch): an agent that reached its target is **not** removed from ``agents``. In the
+    pinned ma-gym code such an agent stays on the board, blocks its cell, has its actions ignored and keeps
+    being charged the step cost, and the official MATRL trainer keeps storing its transitions; so every agent
+    stays live until the episode ends, and ``infos[agent]["arrived"]`` (plus ma-gym's per-agent
+    ``infos[agent]["done"]``) reports the arrival. When the episode ends every agent gets
+    ``terminated=True`` if the game's own end was reached (all apples eaten / all agents arrived) or
+    ``truncated=True`` if the time limit ``max_steps`` ended it, and ``agents`` becomes empty.
+
+    Rewards are Python floats computed exactly like ma-gym's (the core runs in float64 here), so returns match
+    the original to the last bit. Observations are float32 arrays inside ``observation_space(agent)``.
+    """
+
+    def __init__(self, core_factory: Callable[..., GridCore], render_mode: str | None = None) -> None:
+        """``core_factory(num_envs=1, autoreset=False, reward_dtype=np.float64)`` must build the core."""
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: None, 'rgb_array'")
+        self.core = core_factory(num_envs=1, autoreset=False, reward_dtype=np.float64)
+        self.render_mode = render_mode
+        self.metadata: dict[str, Any] = {
+            "name": self.core.env_id,
+            "render_modes": list(RENDER_MODES),
+            "is_parallelizable": True,
+            "render_fps": 4,
+        }
+        self.possible_agents: list[AgentID] = list(self.core.agent_ids)
+        self.agents: list[AgentID] = []
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self.observation_spaces = {
+            agent: spaces.Box(low=self.core.obs_low, high=self.core.obs_high, dtype=np.float32)
+            for agent in self.possible_agents
+        }
+        self.action_spaces = {agent: spaces.Discrete(N_ACTIONS) for agent in self.possible_agents}
+        self._needs_reset = True
+
+    def observation_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
+        return self.action_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[AgentID, ObsType], dict[AgentID, dict[str, Any]]]:
+        """Start a new episode. The games are deterministic; ``seed`` seeds the action spaces' ``sample``."""
+        del options  # no options: the start state is fixed
+        if seed is not None:
+            for i, agent in enumerate(self.possible_agents):
+                self.action_spaces[agent].seed(seed + i)
+        obs = self.core.reset(seed)
+        self.agents = list(self.possible_agents)
+        self._needs_reset = False
+        infos = self.core.agent_infos(self.core.current_info(), 0)
+        for info in infos:
+            info["done"] = False
+        return self._obs_dict(obs), dict(zip(self.agents, infos, strict=True))
+
+    def step(
+        self, actions: dict[AgentID, ActionType]
+    ) -> tuple[
+        dict[AgentID, ObsType],
+        dict[AgentID, float],
+        dict[AgentID, bool],
+        dict[AgentID, bool],
+        dict[AgentID, dict[str, Any]],
+    ]:
+        """One joint step; ``actions`` must hold one int in [0, 4] for every agent in ``agents``."""
+        if self._needs_reset:
+            raise ValueError("the episode is over (or never started); call reset() before step()")
+        joint = self._joint_action(actions)
+        res = self.core.step(joint)
+        agents = self.agents
+        obs = self._obs_dict(res.obs)
+        rewards = {a: float(res.rewards[0, i]) for i, a in enumerate(agents)}
+        terminated = {a: bool(res.terminated[0, i]) for i, a in enumerate(agents)}
+        truncated = {a: bool(res.truncated[0, i]) for i, a in enumerate(agents)}
+        infos = self.core.agent_infos(res.info, 0)
+        for i, info in enumerate(infos):
+            info["done"] = bool(res.done[0, i])
+        if res.episode_over[0]:
+            self.agents = []
+            self._needs_reset = True
+        return obs, rewards, terminated, truncated, dict(zip(agents, infos, strict=True))
+
+    def render(self) -> NDArray[np.uint8] | None:
+        """The current board as an (H, W, 3) uint8 frame (``render_mode="rgb_array"``)."""
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
+            return None
+        return self.core.render_rgb(0)
+
+    def close(self) -> None:
+        """Nothing to release (no window, no subprocess)."""
+
+    # ------------------------------------------------------------------ helpers
+    def _obs_dict(self, obs: NDArray[np.float32]) -> dict[AgentID, ObsType]:
+        return {agent: obs[0, i] for i, agent in enumerate(self.possible_agents)}
+
+    def _joint_action(self, actions: dict[AgentID, ActionType]) -> NDArray[np.intp]:
+        """Check the action dict and turn it into the core's (1, n) array; one-line ValueError if invalid."""
+        if not isinstance(actions, dict):
+            raise ValueError(f"actions must be a dict {{agent: int}}, got {type(actions).__name__}")
+        unknown = sorted(set(actions) - set(self.agents), key=str)
+        if unknown:
+            raise ValueError(f"actions for unknown agents {unknown}; expected exactly {self.agents}")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"missing actions for agents {missing}; expected exactly {self.agents}")
+        joint = np.empty((1, len(self.possible_agents)), dtype=np.intp)
+        for agent in self.agents:
+            value = actions[agent]
+            if isinstance(value, np.ndarray) and value.ndim == 0:
+                value = value[()]
+            if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+                raise ValueError(
+                    f"invalid action {value!r} for {agent}: must be an int; allowed: {ALLOWED_ACTIONS}"
+                )
+            if not 0 <= int(value) < N_ACTIONS:
+                raise ValueError(f"invalid action {int(value)} for {agent}; allowed: {ALLOWED_ACTIONS}")
+            joint[0, self._index[agent]] = int(value)
+        return joint

@@ -1,0 +1,62 @@
+"""The collection contract: what a batch holds and how a learner asks for one.
+
+The learner hands a collector an ``act`` function (observations of every agent in every env copy -> actions,
+their log-probabilities and value estimates) and gets back a ``Batch`` laid out (T, E, A, ...). Any backend
+(in-process vectorised envs, Ray workers) must return exactly this layout, so `algorithm.py` never changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: obs (E, A, obs_dim) float32 -> (actions (E, A) int64, log-probs (E, A) float32, values (E, A) float32).
+ActFn = Callable[[NDArray[np.float32]], tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]]
+
+
+@dataclass
+class Batch:
+    """T steps of E env copies with A agents, plus the episodes that finished while collecting."""
+
+    obs: NDArray[np.float32]
+    """(T, E, A, obs_dim) observation each action was chosen from."""
+    actions: NDArray[np.int64]
+    """(T, E, A)"""
+    logp: NDArray[np.float32]
+    """(T, E, A) log-probability of the action under the behaviour (current) policy."""
+    values: NDArray[np.float32]
+    """(T, E, A) V(obs) under the behaviour value function."""
+    rewards: NDArray[np.float32]
+    """(T, E, A) each agent's own reward."""
+    next_obs: NDArray[np.float32]
+    """(T, E, A, obs_dim) observation the transition reached (the final one, before any auto-reset)."""
+    terminated: NDArray[np.bool_]
+    """(T, E) the episode ended by the game's terminal condition: no bootstrap."""
+    episode_over: NDArray[np.bool_]
+    """(T, E) the episode ended (terminated or truncated): the advantage recursion stops here."""
+    episode_returns: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    """(episodes, A) returns of the episodes that ended during this batch."""
+    episode_lengths: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """(episodes,) their lengths."""
+
+    @property
+    def env_steps(self) -> int:
+        """Environment steps in the batch (T * E): each step moves every agent once."""
+        return int(self.actions.shape[0] * self.actions.shape[1])
+
+
+class Collector(Protocol):
+    """Anything that turns an ``act`` function into a batch of ``steps_per_env`` steps of every copy."""
+
+    num_envs: int
+    n_agents: int
+    obs_dim: int
+    n_actions: int
+
+    def collect(self, act: ActFn, steps_per_env: int) -> Batch:
+        """Step every copy ``steps_per_env`` times; episodes continue across calls."""
+        ...

@@ -1,0 +1,71 @@
+"""In-process collection: one batched numpy core steps all env copies; the policy acts for all at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from matrl.envs import make_vector_env
+from matrl.rollout.base import ActFn, Batch
+
+
+class LocalCollector:
+    """Collects from ``num_envs`` copies of one environment in this process.
+
+    Episodes run on across ``collect`` calls (nothing is abandoned at a batch boundary, unlike the original
+    code, which reset the env every epoch); the grid worlds are deterministic, so the only randomness is in
+    the actions, which the ``act`` function draws from its own seeded generator.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, **env_kwargs: Any) -> None:
+        self.core = make_vector_env(env_id, num_envs, **env_kwargs)
+        self.num_envs = self.core.num_envs
+        self.n_agents = self.core.n_agents
+        self.obs_dim = self.core.obs_dim
+        self.n_actions = self.core.n_actions
+        self._obs = self.core.reset()
+
+    def collect(self, act: ActFn, steps_per_env: int) -> Batch:
+        """Step every copy ``steps_per_env`` times with actions from ``act``."""
+        if steps_per_env < 1:
+            raise ValueError(f"steps_per_env must be >= 1, got {steps_per_env}")
+        shape = (steps_per_env, self.num_envs, self.n_agents)
+        obs = np.empty((*shape, self.obs_dim), dtype=np.float32)
+        next_obs = np.empty_like(obs)
+        actions = np.empty(shape, dtype=np.int64)
+        logp = np.empty(shape, dtype=np.float32)
+        values = np.empty(shape, dtype=np.float32)
+        rewards = np.empty(shape, dtype=np.float32)
+        terminated = np.empty(shape[:2], dtype=np.bool_)
+        over = np.empty(shape[:2], dtype=np.bool_)
+        finished_returns: list[np.ndarray] = []
+        finished_lengths: list[np.ndarray] = []
+        for t in range(steps_per_env):
+            obs[t] = self._obs
+            actions[t], logp[t], values[t] = act(self._obs)
+            result = self.core.step(actions[t])
+            rewards[t] = result.rewards
+            next_obs[t] = result.final_obs
+            terminated[t] = result.terminated.all(axis=1)
+            over[t] = result.episode_over
+            if result.episode_over.any():
+                finished_returns.append(result.episode_return[result.episode_over])
+                finished_lengths.append(result.episode_length[result.episode_over])
+            self._obs = result.obs
+        return Batch(
+            obs=obs,
+            actions=actions,
+            logp=logp,
+            values=values,
+            rewards=rewards,
+            next_obs=next_obs,
+            terminated=terminated,
+            episode_over=over,
+            episode_returns=(
+                np.concatenate(finished_returns) if finished_returns else np.zeros((0, self.n_agents))
+            ),
+            episode_lengths=(
+                np.concatenate(finished_lengths) if finished_lengths else np.zeros(0, dtype=np.int64)
+            ),
+        )
