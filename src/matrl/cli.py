@@ -1,6 +1,7 @@
 """The `matrl` command: one subcommand per job, each with its own `--help` (built by tyro from signatures).
 
-Subcommand bodies import their modules lazily so that `matrl --help` stays instant.
+Subcommands whose options are a library function's own parameters use that function directly (its docstring
+is the help); the others are thin wrappers that import their modules lazily.
 Errors a user can cause (bad env id, bad option value) end in one line on stderr and exit status 2.
 """
 
@@ -9,32 +10,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tyro
 
-
-def matrix_games(
-    games: int = 1000,
-    seed: int = 0,
-    out: Path = Path("runs/matrix-games"),
-    iterations: int = 1000,
-    variant: Literal["paper", "original"] = "paper",
-    plots: bool = True,
-) -> None:
-    """Run the matrix-game study (paper Table 1, Fig. 4, 9): IGA, IGA-PP, WoLF and MATRL on random 2x2 games.
-
-    Args:
-        games: Number of random games per category (coordination, anti-coordination, cyclic).
-        seed: First game seed; the games of a category are seeds seed..seed+games-1.
-        out: Output directory for table1.csv and the PNG plots.
-        iterations: Learning steps per game; converged = within 0.05 of a Nash equilibrium in time.
-        variant: 'paper' follows the paper's equations; 'original' replays the official code, quirks included.
-        plots: Also draw Fig. 4 (matching pennies) and Fig. 9 (chicken, prisoners' dilemma) as PNG.
-    """
-    from matrl.matrixgames.study import run_study
-
-    run_study(games=games, seed=seed, out=out, iterations=iterations, variant=variant, plots=plots)
+from matrl.matrixgames.study import run_study
 
 
 def render(env: str = "checkers_v0", out: Path = Path("episode.gif"), seed: int = 0, fps: int = 4) -> None:
@@ -61,7 +41,7 @@ def envs() -> None:
 
 
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
-    "matrix-games": matrix_games,
+    "matrix-games": run_study,
     "render": render,
     "envs": envs,
 }
