@@ -12,6 +12,8 @@ Conventions used across `matrl.gametheory`:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -37,11 +39,27 @@ def num_players(payoffs: NDArray[np.floating], n: int | None = None) -> int:
 
 
 def as_game(payoffs: ArrayLike, n: int | None = None) -> NDArray[np.float64]:
-    """Validate and convert a payoff tensor to float64; NaN or infinite payoffs are rejected."""
-    arr = np.asarray(payoffs, dtype=np.float64)
+    """Validate and convert a payoff tensor to float64; NaN or infinite payoffs are rejected.
+
+    Errors are one-line ``ValueError``s naming the offending value and what is allowed.
+    """
+    if isinstance(payoffs, np.ndarray) and payoffs.dtype == np.float64:
+        arr = payoffs
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", np.exceptions.ComplexWarning)
+                arr = np.asarray(payoffs, dtype=np.float64)
+        except (TypeError, ValueError, np.exceptions.ComplexWarning) as error:
+            raise ValueError(
+                f"payoffs must be an array of real numbers; got {type(payoffs).__name__} ({error})"
+            ) from None
     num_players(arr, n)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("payoffs contain NaN or infinite values; a game needs finite payoffs")
+    if not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(
+            f"payoffs{list(bad)} = {arr[bad]} is not finite; payoffs must be finite real numbers"
+        )
     return arr
 
 
