@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from matrl.fileio import write_text_atomically
 from matrl.gametheory import equilibria_2x2_batch
 from matrl.matrixgames.batch import GameBatch
-from matrl.matrixgames.files import write_text_atomically
 from matrl.matrixgames.games import TABLE1_CATEGORIES, random_games, study_seeds
 from matrl.matrixgames.metagame import SELECTIONS, exact_meta_game
 from matrl.matrixgames.reference import CODE_PRINTED_200, CODE_TRUE_1000, PAPER_TABLE1
