@@ -17,8 +17,9 @@ from matrl.gametheory.games import (
 from matrl.gametheory.iterative import fictitious_play, replicator_dynamics
 from matrl.gametheory.refine import polish
 from matrl.gametheory.selection import DEFAULT_SELECTION, SELECTIONS, select_equilibrium
-from matrl.gametheory.solve import DEFAULT_FALLBACKS, KEEP_CURRENT, METHODS, NashResult, SolverStats, solve
+from matrl.gametheory.solver import DEFAULT_FALLBACKS, KEEP_CURRENT, METHODS, NashResult, SolverStats, solve
 from matrl.gametheory.support_enumeration import (
+    MAX_ALL_PLAYERS,
     MAX_EXACT_PLAYERS,
     Equilibria,
     enumerate_equilibria,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_FALLBACKS",
     "DEFAULT_SELECTION",
     "KEEP_CURRENT",
+    "MAX_ALL_PLAYERS",
     "MAX_EXACT_PLAYERS",
     "METHODS",
     "SELECTIONS",

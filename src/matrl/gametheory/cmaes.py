@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import warnings
 
-import cma
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -28,6 +27,8 @@ Float = NDArray[np.float64]
 
 logger = logging.getLogger("matrl.gametheory")
 
+_POLISH_EVERY = 10  # generations between attempts to polish the current best point
+
 
 def _profiles(x: Float) -> Float:
     """Abs-normalised pairs ``(m, 2n) -> (m, n)``: P(action 0) per player (0.5 for a zero pair)."""
@@ -37,8 +38,16 @@ def _profiles(x: Float) -> Float:
     return np.where(total > 0.0, pairs[..., 0] / safe, 0.5)
 
 
-def _run(table: Float, x0: Float, sigma0: float, options: dict[str, object]) -> Float:
-    """One quiet CMA-ES run; returns the best point found, shape ``(2n,)``."""
+def _run(
+    table: Float, x0: Float, sigma0: float, options: dict[str, object], polish: bool, rtol: float
+) -> Float:
+    """One quiet CMA-ES run; returns the best point found, shape ``(2n,)``.
+
+    With ``polish`` the run also stops as soon as polishing its current best point gives a verified
+    equilibrium: CMA-ES only has to reach the right basin, not machine precision.
+    """
+    import cma  # imported on first use: it takes about a second to import
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         strategy = cma.CMAEvolutionStrategy(x0, sigma0, options)
@@ -46,6 +55,12 @@ def _run(table: Float, x0: Float, sigma0: float, options: dict[str, object]) -> 
             population = np.asarray(strategy.ask())
             regrets = regrets_at(table, _profiles(population))
             strategy.tell(list(population), (regrets**2).sum(axis=-1).tolist())
+            if polish and strategy.countiter % _POLISH_EVERY == 0:
+                candidates = polish_candidates(
+                    table, _profiles(np.asarray(strategy.result.xbest)[None, :])[0]
+                )
+                if regrets_at(table, candidates).max(axis=-1).min() <= rtol:
+                    break
         best = strategy.result.xbest
     for warning in caught:
         logger.debug("cma: %s", warning.message)
@@ -100,7 +115,8 @@ def cma_es(
                 "tolfunhist": 0.0,
                 "tolx": 1e-14,
             }
-            found = _profiles(_run(table, rng.uniform(0.0, 1.0, size=dim), sigma0, options)[None, :])
+            start = rng.uniform(0.0, 1.0, size=dim)
+            found = _profiles(_run(table, start, sigma0, options, polish, rtol)[None, :])
             candidates = polish_candidates(table, found[0]) if polish else found
             worst = regrets_at(table, candidates).max(axis=-1)
             pick = int(np.argmin(worst))

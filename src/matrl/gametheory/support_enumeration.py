@@ -63,27 +63,28 @@ Index = NDArray[np.intp]
 
 logger = logging.getLogger("matrl.gametheory")
 
-#: Largest number of players the exact solver accepts (3**n supports; n = 8 takes about a second).
+#: Largest number of players for the first equilibrium (3**n supports; n = 8: about a millisecond) ...
 MAX_EXACT_PLAYERS = 8
+#: ... and for all of them (n = 6: 0.1-0.3 s, n = 7: several seconds, n = 8: about a minute).
+MAX_ALL_PLAYERS = 6
 
-_EXCLUDE_TOL = 64 * np.finfo(np.float64).eps  # sign test margin: round-off of the interpolated vertex values
-_INFLATE = 0.05  # Krawczyk test on boxes inflated by this fraction of their width on each side
-_RESOLVE_WIDTH = (
-    2.0**-10
-)  # unproven boxes this small are resolved by Newton from their centre if it converges
+# Tuning of the subdivision solver (the game is divided by its payoff scale first, so these are absolute).
+_EXCLUDE_TOL = 64 * np.finfo(np.float64).eps  # sign-test margin: round-off of the interpolated vertex values
+_INFLATE = 0.05  # the Krawczyk test runs on boxes inflated by this fraction of their width on each side
+_GROUP_SIZE = 3  # axes bisected per step: fewer Python-level steps, larger numpy batches
+_RESOLVE_WIDTH = 2.0**-10  # unproven boxes this small are resolved by Newton from their centre ...
 _MIN_WIDTH = 2.0**-20  # ... and at this size whatever Newton gives is handed to verification
-_CROWD_WIDTH = 2.0**-6  # from this box size on, a support with more than _BOX_CAP boxes is a continuum ...
-_BOX_CAP = 512  # ... represented by a few of its points (isolated roots are proven long before);
-_BOX_CAP_PER_VERTEX = 64  # at any size, more than this times 2**k boxes (generic games stay far below)
 _CONTINUUM_TEST = 4  # a support with more than this times 2**k boxes is tested for a continuum (then doubled)
-_DEDUP_ATOL = 1e-8  # profiles closer than this (max-norm) are one equilibrium
+_BOX_CAP_PER_VERTEX = 64  # safety nets: more than this times 2**k boxes (generic games stay far below) ...
+_CROWD_WIDTH = 2.0**-6  # ... or, once boxes are this small, more than _BOX_CAP boxes make a support a
+_BOX_CAP = 512  # continuum, represented by a few of its points
 _CURVE_SAMPLES = 16  # grid on which a curve of solutions (k = 3) is sampled
-_GROUP_SIZE = 3  # axes bisected together per step: fewer Python-level steps for larger batches
-_PERTURBATION = (1e-11, 1e-10)
+_DEDUP_ATOL = 1e-8  # profiles closer than this (max-norm) are one equilibrium
+_PERTURBATION = (1e-11, 1e-10)  # relative sizes of the last-resort perturbations
 _PERTURBATION_SEED = 20240611
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Equilibria:
     """Verified equilibria of one game, in enumeration order (pure profiles first, from "all keep" on).
 
@@ -99,7 +100,7 @@ class Equilibria:
         return int(self.profiles.shape[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Family:
     """All supports with ``k`` mixers of an ``n``-player game, as index tables (cached per ``(n, k)``)."""
 
@@ -495,8 +496,9 @@ def enumerate_equilibria(payoffs: ArrayLike, *, first: bool = False, rtol: float
     """Nash equilibria of one n-player 2-action game (all of them, or only the first in enumeration order).
 
     Args:
-        payoffs: shape ``(n, 2, ..., 2)``, see `games`; ``1 <= n <= MAX_EXACT_PLAYERS``.
-        first: stop at the first support level that has an equilibrium and return only the first one.
+        payoffs: shape ``(n, 2, ..., 2)``, see `games`.
+        first: stop at the first support level that has an equilibrium and return only the first one
+            (allowed up to ``MAX_EXACT_PLAYERS`` players; all equilibria up to ``MAX_ALL_PLAYERS``).
         rtol: regret tolerance relative to the game's largest absolute payoff.
 
     Returns:
@@ -504,8 +506,11 @@ def enumerate_equilibria(payoffs: ArrayLike, *, first: bool = False, rtol: float
     """
     game = as_game(payoffs)
     n = num_players(game)
-    if n > MAX_EXACT_PLAYERS:
-        raise ValueError(f"the exact solver handles 1 to {MAX_EXACT_PLAYERS} players, got n = {n}")
+    if n > (MAX_EXACT_PLAYERS if first else MAX_ALL_PLAYERS):
+        raise ValueError(
+            f"n = {n} players is too many: the exact solver finds the first equilibrium for up to "
+            f"{MAX_EXACT_PLAYERS} players and all equilibria for up to {MAX_ALL_PLAYERS}"
+        )
     if n == 2:
         return _two_players(game, first, rtol)
     scale = float(np.abs(game).max())

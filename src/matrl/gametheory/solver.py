@@ -29,7 +29,7 @@ from matrl.gametheory.games import as_game, num_players
 from matrl.gametheory.iterative import fictitious_play, replicator_dynamics
 from matrl.gametheory.multilinear import gain_table, regrets_at
 from matrl.gametheory.selection import DEFAULT_SELECTION, SELECTIONS, select_equilibrium
-from matrl.gametheory.support_enumeration import MAX_EXACT_PLAYERS, enumerate_equilibria
+from matrl.gametheory.support_enumeration import MAX_ALL_PLAYERS, MAX_EXACT_PLAYERS, enumerate_equilibria
 from matrl.gametheory.twobytwo import equilibria_2x2_scalar
 
 Float = NDArray[np.float64]
@@ -145,9 +145,13 @@ def _exact(
         data = np.array(found, dtype=np.float64).reshape(-1, 4)
         profiles, regrets = data[:, :2], data[:, 2:]
     else:
-        if n > MAX_EXACT_PLAYERS:
-            raise SolverFailure(f"the exact solver handles at most {MAX_EXACT_PLAYERS} players, got {n}")
-        eq = enumerate_equilibria(game, first=selection == "first", rtol=rtol)
+        first = selection == "first"
+        if n > (MAX_EXACT_PLAYERS if first else MAX_ALL_PLAYERS):
+            raise SolverFailure(
+                f"{n} players: the exact solver finds all equilibria for up to {MAX_ALL_PLAYERS} players "
+                f"(selection='first': up to {MAX_EXACT_PLAYERS})"
+            )
+        eq = enumerate_equilibria(game, first=first, rtol=rtol)
         profiles, regrets = eq.profiles, eq.regrets
     if profiles.shape[0] == 0:
         raise SolverFailure("no candidate passed verification")
