@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 
+from machine import describe_machine
+
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -74,21 +75,6 @@ def bench_parallel(env_id: str, seconds: float, repeats: int) -> tuple[float, in
     return _rate(block, seconds, repeats), len(agents)
 
 
-def machine_info() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs (one used); {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; numpy {np.__version__}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.5, help="length of one timed window")
@@ -119,7 +105,7 @@ def main() -> None:
         "single-copy transitions (E per call); agent-steps/s = env-steps/s x n_agents (2 for checkers and\n"
         f"switch2, 4 for switch4). Median of {args.repeats} windows of {args.seconds} s each.\n\n"
         f"{table}\n\n"
-        f"- Machine: {machine_info()}\n"
+        f"- Machine: {describe_machine()}\n"
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n"
         f"- Command: `{command}` (from the repository root, in the project venv)\n"
     )

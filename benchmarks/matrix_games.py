@@ -11,8 +11,6 @@ docs/benchmarks/matrix_games.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from dataclasses import dataclass
 from itertools import product
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from machine import describe_machine
 from matrl.fileio import write_text_atomically
 from matrl.gametheory import equilibria_2x2_batch
 from matrl.matrixgames.batch import GameBatch
@@ -33,21 +32,6 @@ from matrl.matrixgames.trust_region import BR_STARTS, PREDICTS, MatrlPaper
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks" / "matrix_games.md"
 console = Console(width=130)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}"
-    )
 
 
 def shown(path: Path) -> str:
@@ -248,7 +232,7 @@ def main() -> None:
         "[../matrix_games.md](../matrix_games.md).\n\n"
         f"- Command: {command} (the study alone: "
         f"`matrl matrix-games --games {games} --variant paper|original`)\n"
-        f"- Machine: {machine()}\n"
+        f"- Machine: {describe_machine()}\n"
         f"- Games: {games} per category (seeds 0..{games - 1}), {iterations} iterations, start (0.9, 0.2), "
         "converged = within 0.05 of a Nash equilibrium in both coordinates.\n"
         "- Rate = converged games / all games; steps = mean over the converged games. "
