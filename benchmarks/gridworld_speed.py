@@ -23,7 +23,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from matrl.envs import ENV_IDS, make_env, make_vector_env  # noqa: E402
+from matrl.envs import GRID_ENV_IDS, make_env, make_vector_env  # noqa: E402
 
 NUM_ENVS = (1, 16, 64, 256)
 N_ACTION_BATCHES = 1024
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: list[tuple[str, str, int, float, float, float]] = []
-    for env_id in ENV_IDS:
+    for env_id in GRID_ENV_IDS:
         for num_envs in NUM_ENVS:
             rate, n = bench_core(env_id, num_envs, args.seconds, args.repeats)
             rows.append((env_id, "batched core", num_envs, rate, rate * num_envs, rate * num_envs * n))

@@ -7,13 +7,16 @@ Errors a user can cause (bad env id, bad option value) end in one line on stderr
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import tyro
 
+from matrl.config import TrainConfig, preset
 from matrl.matrixgames.study import run_study
 
 
@@ -40,7 +43,103 @@ def envs() -> None:
         print(env_id)
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainCommand:
+    """Train MATRL (or an ablation) on one environment; defaults are the paper's preset for ``--env``."""
+
+    out: Path = Path("runs/train")
+    """Run directory (config.json, metrics.csv, TensorBoard events, checkpoints)."""
+    resume: bool = False
+    """Continue the run in --out from its last checkpoint (bit-identical to an uninterrupted run)."""
+    from_config: Path | None = None
+    """Start from the settings of a saved config.json (other flags still override them)."""
+    progress: bool = True
+    """Show a progress bar."""
+    config: Annotated[TrainConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=TrainConfig)
+
+
+def train(args: Sequence[str]) -> None:
+    """Parse ``matrl train`` arguments (defaults from the --env preset or --from-config) and train."""
+    scout = argparse.ArgumentParser(add_help=False)
+    scout.add_argument("--env")
+    scout.add_argument("--from-config", "--from_config", dest="from_config")
+    known, _ = scout.parse_known_args(list(args))
+    if known.from_config:
+        base = TrainConfig.load(Path(known.from_config))
+        if known.env and known.env != base.env:
+            base = dataclasses.replace(preset(known.env), **{"env": known.env})
+    else:
+        base = preset(known.env or TrainConfig.env)
+    command = tyro.cli(
+        TrainCommand,
+        default=TrainCommand(config=base),
+        args=list(args),
+        prog="matrl train",
+        description=TrainCommand.__doc__,
+    )
+    from matrl.envs import ENV_IDS
+    from matrl.training import train as run_training
+
+    if command.config.env not in ENV_IDS:
+        raise ValueError(f"unknown env id {command.config.env!r}; known ids: {', '.join(ENV_IDS)}")
+    if command.resume:
+        run_training(None, command.out, resume=True, progress=command.progress)
+    else:
+        run_training(command.config, command.out, progress=command.progress)
+    print(f"run written to {command.out}")
+
+
+def _train_help() -> None:
+    """Train MATRL or an ablation (il, il-pp, matrl-nobr); see `matrl train --help`."""
+
+
+def evaluate(checkpoint: Path, episodes: int = 100, seed: int = 0, greedy: bool = False) -> None:
+    """Play episodes with the policies of a model checkpoint and print their returns.
+
+    Args:
+        checkpoint: A ``checkpoints/iter_NNNNNN.safetensors`` file of a run (or a run directory: its latest).
+        episodes: Number of episodes.
+        seed: Seed of the action sampling.
+        greedy: Take the most likely action instead of sampling.
+    """
+    from matrl.checkpoint import list_models
+    from matrl.eval.evaluate import evaluate as run_evaluation
+
+    if checkpoint.is_dir():
+        models = list_models(checkpoint)
+        if not models:
+            raise FileNotFoundError(f"no model checkpoints under {checkpoint}/checkpoints")
+        checkpoint = models[-1][1]
+    print(run_evaluation(checkpoint, episodes=episodes, seed=seed, greedy=greedy).summary())
+
+
+def plot(
+    runs: tuple[Path, ...],
+    out: Path = Path("curves.png"),
+    metric: str = "total_return",
+    band: str = "std",
+    smooth: str = "ma:5",
+) -> None:
+    """Draw learning curves (mean and band over seeds, one panel per env, one line per algorithm) to PNG.
+
+    Args:
+        runs: Run directories, or directories holding run directories at any depth.
+        out: Output PNG path.
+        metric: Column of metrics.csv to plot.
+        band: ``std`` (mean +- one standard deviation) or ``minmax``.
+        smooth: ``none``, ``ma:N`` (trailing moving average of N iterations) or ``ema:W`` (as TensorBoard).
+    """
+    from matrl.eval.curves import find_runs, parse_smoothing, plot_curves
+
+    found = find_runs(list(runs))
+    path = plot_curves(found, out, metric=metric, band=band, smooth=parse_smoothing(smooth))
+    print(f"wrote {path} ({len(found)} runs)")
+
+
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
+    "train": _train_help,
+    "evaluate": evaluate,
+    "plot": plot,
     "matrix-games": run_study,
     "render": render,
     "envs": envs,
@@ -49,14 +148,18 @@ SUBCOMMANDS: dict[str, Callable[..., Any]] = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `matrl` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
+        if args and args[0] == "train":
+            train(args[1:])
+            return
         tyro.extras.subcommand_cli_from_dict(
             SUBCOMMANDS,
             prog="matrl",
             description="Multi-Agent Trust Region Learning (MATRL).",
-            args=argv,
+            args=args,
         )
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"matrl: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from matrl.envs import ENV_IDS, CheckersCore, GridParallelEnv, SwitchCore, make_env, make_vector_env
+from matrl.envs import (
+    ENV_IDS,
+    GRID_ENV_IDS,
+    CheckersCore,
+    GridParallelEnv,
+    SwitchCore,
+    make_env,
+    make_vector_env,
+)
 
 # Switch2 plans: S5 has the agents arrive at steps 7 and 13, S6 (optimal) both at step 12.
 S5 = [[0, 4]] + [[3, 4]] * 5 + [[2, 0]] + [[4, 1]] * 5 + [[4, 2]]
@@ -145,7 +153,8 @@ def test_options_change_the_game() -> None:
 
 
 def test_registry() -> None:
-    assert ENV_IDS == ("checkers_v0", "switch2_v0", "switch4_v0")
+    assert GRID_ENV_IDS == ("checkers_v0", "switch2_v0", "switch4_v0")
+    assert ENV_IDS == (*GRID_ENV_IDS, "matrix_v0")
     for env_id in ENV_IDS:
         env = make_env(env_id)
         assert isinstance(env, GridParallelEnv)
@@ -160,7 +169,7 @@ def test_make_env_rejects_core_only_options() -> None:
 
 @pytest.mark.parametrize("bad", ["Checkers-v0", "checkers_v1", "", None])
 def test_unknown_env_id(bad: Any) -> None:
-    msg = rf"unknown env id {bad!r}; known ids: checkers_v0, switch2_v0, switch4_v0"
+    msg = rf"unknown env id {bad!r}; known ids: checkers_v0, switch2_v0, switch4_v0, matrix_v0"
     with pytest.raises(ValueError, match=msg.replace("(", r"\(")):
         make_env(bad)
     with pytest.raises(ValueError, match="unknown env id"):

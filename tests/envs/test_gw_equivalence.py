@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
-from matrl.envs import ENV_IDS, GridCore, StepResult, make_env, make_vector_env
+from matrl.envs import GRID_ENV_IDS, GridCore, StepResult, make_env, make_vector_env
 
 VARIANTS: list[tuple[str, dict[str, Any]]] = [
     ("checkers_v0", {}),
@@ -134,7 +134,7 @@ def _check_invariants(core: GridCore, res: StepResult) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    env_id=st.sampled_from(ENV_IDS),
+    env_id=st.sampled_from(GRID_ENV_IDS),
     raw=st.lists(st.lists(st.integers(0, 4), min_size=4, max_size=4), min_size=1, max_size=60),
     max_steps=st.integers(1, 60),
 )

@@ -10,14 +10,14 @@ import pytest
 from gymnasium import spaces
 from pettingzoo.test import parallel_api_test
 
-from matrl.envs import ENV_IDS, GridParallelEnv, make_env
+from matrl.envs import GRID_ENV_IDS, GridParallelEnv, make_env
 
 OBS_DIMS = {"checkers_v0": 11, "switch2_v0": 2, "switch4_v0": 2}
 N_AGENTS = {"checkers_v0": 2, "switch2_v0": 2, "switch4_v0": 4}
 
 
 @pytest.mark.parametrize("full_observable", [False, True])
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", GRID_ENV_IDS)
 def test_parallel_api(env_id: str, full_observable: bool) -> None:
     env = make_env(env_id, full_observable=full_observable)
     with warnings.catch_warnings():
@@ -26,7 +26,7 @@ def test_parallel_api(env_id: str, full_observable: bool) -> None:
 
 
 @pytest.mark.parametrize("full_observable", [False, True])
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", GRID_ENV_IDS)
 def test_spaces_and_observations_in_space(env_id: str, full_observable: bool) -> None:
     env = make_env(env_id, full_observable=full_observable)
     n = N_AGENTS[env_id]
@@ -69,7 +69,7 @@ def play(env: GridParallelEnv, seed: int, episodes: int) -> list[Any]:
     return trace
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", GRID_ENV_IDS)
 def test_determinism_over_several_episodes(env_id: str) -> None:
     first = play(make_env(env_id), seed=11, episodes=3)
     again = play(make_env(env_id), seed=11, episodes=3)

@@ -9,13 +9,13 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from matrl.envs import ENV_IDS, drawing, make_env, make_vector_env
+from matrl.envs import GRID_ENV_IDS, drawing, make_env, make_vector_env
 from matrl.envs.render import record_episode
 
 SHAPES = {"checkers_v0": (96, 256, 3), "switch2_v0": (96, 224, 3), "switch4_v0": (96, 224, 3)}
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", GRID_ENV_IDS)
 def test_frames_shape_dtype_and_change(env_id: str) -> None:
     env = make_env(env_id, render_mode="rgb_array")
     env.reset()
@@ -70,7 +70,7 @@ def test_final_frame_shows_terminal_state() -> None:
     assert not np.array_equal(env.render(), start)  # not the auto-reset start state
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", GRID_ENV_IDS)
 def test_record_episode_random(env_id: str, tmp_path: Path) -> None:
     out = tmp_path / "sub" / f"{env_id}.gif"
     frames = record_episode(env_id, out, seed=0, fps=8)

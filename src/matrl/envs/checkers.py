@@ -105,6 +105,8 @@ class CheckersCore(GridCore):
 
     env_id = "checkers_v0"
     shape = (ROWS, COLS)
+    # Board (``_grid_flat`` is a view of it), agent cells and food left: all that a step changes.
+    _state_fields = ("_grid", "_pos", "_apples", "_lemons")
 
     def __init__(
         self,

@@ -1,16 +1,17 @@
-"""Shared machinery of the batched grid-world cores: action checks, time limit, auto-reset, episode stats.
+"""Shared machinery of the batched cores: action checks, time limit, auto-reset, episode stats, snapshots.
 
 A core steps ``num_envs`` independent copies of one game at once with numpy arrays shaped
 ``(num_envs, n_agents, ...)``. Subclasses only describe the game (initial state, one joint move,
-observation, extra info, drawing); everything that must behave identically across games lives here, so that
-the rollout layer can rely on one contract.
+observation, extra info, drawing); everything that must behave identically across games lives in
+:class:`VectorCore`, so that the rollout layer can rely on one contract. :class:`GridCore` adds what the grid
+worlds share (a board shape and frames).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -54,17 +55,42 @@ class StepResult(NamedTuple):
     """Game-specific extras, arrays shaped (E,) or (E, n), e.g. Checkers food counts, Switch arrivals."""
 
 
-class GridCore(ABC):
-    """Base class of a batched grid world.
+def check_action_batch(
+    actions: ArrayLike, agent_ids: Sequence[Any], num_envs: int, n_actions: int, allowed: str
+) -> NDArray[np.intp]:
+    """Validate a joint action batch (E, n) of ints in [0, n_actions); raise one clear ValueError otherwise.
 
-    Subclasses set the class attributes below, keep their state in arrays with a leading ``num_envs`` axis and
-    implement the abstract hooks. ``step`` works in place on that state and allocates only its outputs.
+    Shared by every core so that a bad batch reads the same whatever env produced it.
+    """
+    n_agents = len(agent_ids)
+    a = np.asarray(actions)
+    expected = (num_envs, n_agents)
+    if a.shape != expected:
+        raise ValueError(f"actions must have shape {expected} (num_envs, n_agents), got shape {a.shape}")
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"actions must have an integer dtype, got {a.dtype}; allowed: {allowed}")
+    if a.dtype != np.intp:
+        a = a.astype(np.intp)
+    if a.min() < 0 or a.max() >= n_actions:
+        e, i = (int(v) for v in np.argwhere((a < 0) | (a >= n_actions))[0])
+        raise ValueError(f"invalid action {int(a[e, i])} for env {e}, {agent_ids[i]}; allowed: {allowed}")
+    return a
+
+
+class VectorCore(ABC):
+    """Base class of a batched game with a fixed start state (grid worlds, repeated matrix games).
+
+    Subclasses keep their state in arrays with a leading ``num_envs`` axis, name every array that stepping
+    mutates in ``_state_fields`` (so that :meth:`state_dict` can snapshot it) and implement the abstract
+    hooks. ``step`` works in place on that state and allocates only its outputs.
     """
 
     #: Registry id (PettingZoo style).
     env_id: str = ""
-    #: Grid shape (rows, cols).
-    shape: tuple[int, int] = (0, 0)
+    #: Attribute names of the game's mutable state arrays (restored in place by ``load_state_dict``).
+    _state_fields: ClassVar[tuple[str, ...]] = ()
+    #: The episode bookkeeping every core mutates.
+    _base_state_fields: ClassVar[tuple[str, ...]] = ("_steps", "_returns", "_over")
 
     def __init__(
         self,
@@ -78,6 +104,8 @@ class GridCore(ABC):
         full_observable: bool,
         autoreset: bool,
         reward_dtype: DTypeLike,
+        n_actions: int = N_ACTIONS,
+        allowed_actions: str = ALLOWED_ACTIONS,
     ) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -85,7 +113,9 @@ class GridCore(ABC):
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         self.num_envs = int(num_envs)
         self.n_agents = int(n_agents)
-        self.n_actions = N_ACTIONS
+        self.n_actions = int(n_actions)
+        #: How error messages describe the valid actions.
+        self.allowed_actions = allowed_actions
         self.max_steps = int(max_steps)
         self.full_observable = bool(full_observable)
         self.autoreset = bool(autoreset)
@@ -141,10 +171,6 @@ class GridCore(ABC):
     def _info(self) -> dict[str, NDArray[Any]]:
         """Game-specific extras of the current state, arrays shaped (E,) or (E, n) (fresh copies)."""
 
-    @abstractmethod
-    def render_rgb(self, env_index: int = 0) -> NDArray[np.uint8]:
-        """Draw copy ``env_index`` as an (H, W, 3) uint8 image."""
-
     def agent_infos(self, info: Mapping[str, NDArray[Any]], env_index: int) -> list[dict[str, Any]]:
         """Per-agent info dicts of one copy with Python scalars (used by the PettingZoo wrapper)."""
         out: list[dict[str, Any]] = [{} for _ in range(self.n_agents)]
@@ -158,7 +184,7 @@ class GridCore(ABC):
     def reset(self, seed: int | None = None) -> NDArray[np.float32]:
         """Reset every copy and return the observations (E, n, obs_dim).
 
-        ``seed`` is accepted for API symmetry only: both games are deterministic (fixed start state, no
+        ``seed`` is accepted for API symmetry only: the games are deterministic (fixed start state, no
         noise), exactly as in ma-gym, so all randomness comes from the policies.
         """
         del seed
@@ -173,21 +199,43 @@ class GridCore(ABC):
         return self._info()
 
     def check_actions(self, actions: ArrayLike) -> NDArray[np.intp]:
-        """Validate a joint action batch (E, n) of ints in [0, 4]; raise one clear ValueError otherwise."""
-        a = np.asarray(actions)
-        expected = (self.num_envs, self.n_agents)
-        if a.shape != expected:
-            raise ValueError(f"actions must have shape {expected} (num_envs, n_agents), got shape {a.shape}")
-        if a.dtype.kind not in "iu":
-            raise ValueError(f"actions must have an integer dtype, got {a.dtype}; allowed: {ALLOWED_ACTIONS}")
-        if a.dtype != np.intp:
-            a = a.astype(np.intp)
-        if a.min() < 0 or a.max() >= N_ACTIONS:
-            e, i = (int(v) for v in np.argwhere((a < 0) | (a >= N_ACTIONS))[0])
-            raise ValueError(
-                f"invalid action {int(a[e, i])} for env {e}, agent_{i}; allowed: {ALLOWED_ACTIONS}"
-            )
-        return a
+        """Validate a joint action batch (E, n) of ints in [0, n_actions); one clear ValueError otherwise."""
+        return check_action_batch(
+            actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
+        )
+
+    def state_dict(self) -> dict[str, NDArray[Any]]:
+        """Copies of every array that stepping changes, keyed by name without the leading underscore.
+
+        Together with the policy's RNG this is what a checkpoint needs to resume training bit-identically:
+        episodes in flight continue exactly where they were instead of restarting.
+        """
+        return {name.lstrip("_"): getattr(self, name).copy() for name in self._all_state_fields()}
+
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
+        """Restore a :meth:`state_dict` of a core built with the same arguments (values are copied in).
+
+        Arrays are overwritten in place because some have views (e.g. a flat view of the board) that must stay
+        valid. Every key is checked before anything is written, so a bad snapshot leaves the core unchanged.
+        """
+        names = {name.lstrip("_"): name for name in self._all_state_fields()}
+        unknown = sorted(set(state) - set(names), key=str)
+        if unknown:
+            raise ValueError(f"unknown state key {unknown[0]!r} for {self.env_id}; expected {sorted(names)}")
+        checked: list[tuple[NDArray[Any], NDArray[Any]]] = []
+        for key, name in names.items():
+            if key not in state:
+                raise ValueError(f"missing state key {key!r} for {self.env_id}; expected {sorted(names)}")
+            value = np.asarray(state[key])
+            target: NDArray[Any] = getattr(self, name)
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise ValueError(
+                    f"state key {key!r} must be {target.dtype} of shape {target.shape}, "
+                    f"got {value.dtype} of shape {value.shape}"
+                )
+            checked.append((target, value))
+        for target, value in checked:
+            np.copyto(target, value)
 
     def step(self, actions: ArrayLike) -> StepResult:
         """Advance every copy by one joint action (E, n); auto-reset copies whose episode ended."""
@@ -231,6 +279,9 @@ class GridCore(ABC):
         return result
 
     # ------------------------------------------------------------------ helpers
+    def _all_state_fields(self) -> tuple[str, ...]:
+        return self._base_state_fields + self._state_fields
+
     def _full(self, local: NDArray[np.float32]) -> NDArray[np.float32]:
         """Tile local observations into the fully observable layout when asked to."""
         if not self.full_observable:
@@ -242,3 +293,14 @@ class GridCore(ABC):
         if not 0 <= int(env_index) < self.num_envs:
             raise ValueError(f"env_index {env_index} out of range; allowed 0..{self.num_envs - 1}")
         return int(env_index)
+
+
+class GridCore(VectorCore):
+    """Base class of a batched grid world: a :class:`VectorCore` with a board shape and frames."""
+
+    #: Grid shape (rows, cols).
+    shape: tuple[int, int] = (0, 0)
+
+    @abstractmethod
+    def render_rgb(self, env_index: int = 0) -> NDArray[np.uint8]:
+        """Draw copy ``env_index`` as an (H, W, 3) uint8 image."""

@@ -1,4 +1,4 @@
-"""A PettingZoo ``ParallelEnv`` over one copy of any batched grid core.
+"""A PettingZoo ``ParallelEnv`` over one copy of any batched core (grid worlds, repeated matrix games).
 
 The wrapper owns a core with ``num_envs=1`` and ``autoreset=False`` and only translates between dicts keyed by
 agent name and the core's arrays, so its trajectories are the core's by construction.
@@ -16,7 +16,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 from pettingzoo import ParallelEnv
 
-from matrl.envs.core import ALLOWED_ACTIONS, N_ACTIONS, GridCore
+from matrl.envs.core import GridCore, VectorCore
 
 AgentID = str
 ObsType = NDArray[np.float32]
@@ -24,8 +24,10 @@ ActionType = int
 RENDER_MODES = ("rgb_array",)
 
 
-class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
-    """PettingZoo parallel API for a grid world core.
+class CoreParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
+    """PettingZoo parallel API for a batched core; actions ``Discrete(core.n_actions)``, ``Box`` observations.
+
+    Frames (``render_mode="rgb_array"``) exist for grid worlds only.
 
     Termination mapping (Switch): an agent that reached its target is **not** removed from ``agents``. In the
     pinned ma-gym code such an agent stays on the board, blocks its cell, has its actions ignored and keeps
@@ -39,15 +41,17 @@ class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
     the original to the last bit. Observations are float32 arrays inside ``observation_space(agent)``.
     """
 
-    def __init__(self, core_factory: Callable[..., GridCore], render_mode: str | None = None) -> None:
+    def __init__(self, core_factory: Callable[..., VectorCore], render_mode: str | None = None) -> None:
         """``core_factory(num_envs=1, autoreset=False, reward_dtype=np.float64)`` must build the core."""
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: None, 'rgb_array'")
         self.core = core_factory(num_envs=1, autoreset=False, reward_dtype=np.float64)
+        render_modes = RENDER_MODES if isinstance(self.core, GridCore) else ()
+        if render_mode is not None and render_mode not in render_modes:
+            allowed = ", ".join(["None", *map(repr, render_modes)])
+            raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: {allowed}")
         self.render_mode = render_mode
         self.metadata: dict[str, Any] = {
             "name": self.core.env_id,
-            "render_modes": list(RENDER_MODES),
+            "render_modes": list(render_modes),
             "is_parallelizable": True,
             "render_fps": 4,
         }
@@ -58,7 +62,7 @@ class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
             agent: spaces.Box(low=self.core.obs_low, high=self.core.obs_high, dtype=np.float32)
             for agent in self.possible_agents
         }
-        self.action_spaces = {agent: spaces.Discrete(N_ACTIONS) for agent in self.possible_agents}
+        self.action_spaces = {agent: spaces.Discrete(self.core.n_actions) for agent in self.possible_agents}
         self._needs_reset = True
 
     def observation_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
@@ -92,7 +96,7 @@ class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
         dict[AgentID, bool],
         dict[AgentID, dict[str, Any]],
     ]:
-        """One joint step; ``actions`` must hold one int in [0, 4] for every agent in ``agents``."""
+        """One joint step; ``actions`` must hold one int in [0, n_actions) for every agent in ``agents``."""
         if self._needs_reset:
             raise ValueError("the episode is over (or never started); call reset() before step()")
         joint = self._joint_action(actions)
@@ -112,7 +116,7 @@ class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
 
     def render(self) -> NDArray[np.uint8] | None:
         """The current board as an (H, W, 3) uint8 frame (``render_mode="rgb_array"``)."""
-        if self.render_mode is None:
+        if self.render_mode is None or not isinstance(self.core, GridCore):
             gymnasium.logger.warn("render() called without render_mode; pass render_mode='rgb_array'")
             return None
         return self.core.render_rgb(0)
@@ -134,16 +138,19 @@ class GridParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise ValueError(f"missing actions for agents {missing}; expected exactly {self.agents}")
+        n_actions, allowed = self.core.n_actions, self.core.allowed_actions
         joint = np.empty((1, len(self.possible_agents)), dtype=np.intp)
         for agent in self.agents:
             value = actions[agent]
             if isinstance(value, np.ndarray) and value.ndim == 0:
                 value = value[()]
             if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-                raise ValueError(
-                    f"invalid action {value!r} for {agent}: must be an int; allowed: {ALLOWED_ACTIONS}"
-                )
-            if not 0 <= int(value) < N_ACTIONS:
-                raise ValueError(f"invalid action {int(value)} for {agent}; allowed: {ALLOWED_ACTIONS}")
+                raise ValueError(f"invalid action {value!r} for {agent}: must be an int; allowed: {allowed}")
+            if not 0 <= int(value) < n_actions:
+                raise ValueError(f"invalid action {int(value)} for {agent}; allowed: {allowed}")
             joint[0, self._index[agent]] = int(value)
         return joint
+
+
+#: The name this class had when it wrapped grid worlds only.
+GridParallelEnv = CoreParallelEnv

@@ -10,7 +10,7 @@ import imageio.v3 as iio
 import numpy as np
 from numpy.typing import NDArray
 
-from matrl.envs.registry import make_env
+from matrl.envs.registry import GRID_ENV_IDS, make_env
 
 Policy = Callable[[Mapping[str, NDArray[np.float32]]], Mapping[str, int]]
 
@@ -31,6 +31,8 @@ def record_episode(
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    if env_id not in GRID_ENV_IDS:
+        raise ValueError(f"no frames for env id {env_id!r}; grid worlds only: {', '.join(GRID_ENV_IDS)}")
     env = make_env(env_id, render_mode="rgb_array", **dict(env_kwargs or {}))
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)

@@ -73,6 +73,8 @@ class SwitchCore(GridCore):
     """
 
     shape = (ROWS, COLS)
+    # Board (``_grid_flat`` is a view of it), agent cells and arrivals: all that a step changes.
+    _state_fields = ("_grid", "_pos", "_arrived")
 
     def __init__(
         self,

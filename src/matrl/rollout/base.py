@@ -60,3 +60,11 @@ class Collector(Protocol):
     def collect(self, act: ActFn, steps_per_env: int) -> Batch:
         """Step every copy ``steps_per_env`` times; episodes continue across calls."""
         ...
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Environment state (arrays only) for bit-identical resume."""
+        ...
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Inverse of `state_dict`."""
+        ...

@@ -26,6 +26,17 @@ class LocalCollector:
         self.n_actions = self.core.n_actions
         self._obs = self.core.reset()
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Env state and pending observations, so that a resumed run continues the same episodes."""
+        state = {f"env.{key}": value for key, value in self.core.state_dict().items()}
+        state["obs"] = self._obs.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Inverse of `state_dict`."""
+        self.core.load_state_dict({k[4:]: np.asarray(v) for k, v in state.items() if k.startswith("env.")})
+        self._obs = np.asarray(state["obs"], dtype=np.float32).copy()
+
     def collect(self, act: ActFn, steps_per_env: int) -> Batch:
         """Step every copy ``steps_per_env`` times with actions from ``act``."""
         if steps_per_env < 1:

@@ -1,0 +1,314 @@
+"""Algorithm 1 of the paper (PPO form: Algorithm 2), one `MATRL.iteration` at a time.
+
+    1. collect trajectories with the current policies pi_i                          `collect`
+    2. predicted policy pihat_i: a PPO step of each agent against pi_-i (Eq. 2)      `predict`
+    3. meta-game: each agent keeps pi_i or switches to pihat_i; payoffs = expected
+       advantages (Eq. 3) importance-weighted from the same batch                   `estimate_meta_game`
+    4. a Nash equilibrium rho of the meta-game                                        `solve`
+    5. weak stable fixed point pibar_i = rho_i pi_i + (1 - rho_i) pihat_i             `fixed_point`
+    6. best response of each agent to pibar_-i (Eq. 6), from pihat_i, on the same
+       batch with truncated weights prod_{j != i} clip(pibar_j / pi_j, 1 -+ c)      `best_response`
+
+The ablations follow the same path and skip steps: ``il`` stops after step 2 (pi <- pihat); ``il-pp``
+skips 3-4 with rho = 0 (respond to the predicted policies); ``matrl-nobr`` stops after step 5 and moves to
+pibar itself, as parameters (one network cannot hold a mixture of two).
+
+Mixture modes (step 5): ``policy`` (the paper) mixes action distributions, so pibar's log-probabilities are
+exact and the best response starts from pihat; ``params`` (the original code) interpolates network weights,
+and the best response starts from those weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from matrl.config import TrainConfig
+from matrl.gametheory.metagame import estimate_meta_game
+from matrl.gametheory.solver import SolverStats, solve
+from matrl.learners.actor_critic import ActorCritic, interpolate_parameters
+from matrl.learners.distributions import mixture_log_prob
+from matrl.learners.gae import gae
+from matrl.learners.ppo import explained_variance, normalize_advantages
+from matrl.learners.update import LossWeights, Samples, UpdateStats, ppo_update
+from matrl.rollout.base import Batch, Collector
+
+
+@dataclass
+class IterationResult:
+    """What one iteration did: scalars for the log, and the batch's finished episodes."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class MATRL:
+    """Trains n agents with MATRL (or one of its ablations) on one collector's environment."""
+
+    def __init__(self, config: TrainConfig, collector: Collector) -> None:
+        self.config = config.validate()
+        self.collector = collector
+        self.n_agents = collector.n_agents
+        seed_everything(config.seed)
+        self.net = ActorCritic(self.n_agents, collector.obs_dim, collector.n_actions, config.hidden)
+        self.predict_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.ppo.lr)
+        self.br_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.meta.br_lr)
+        # Separate streams: action sampling, minibatch order, equilibrium selection.
+        self.sampler = torch.Generator().manual_seed(config.seed + 1)
+        self.shuffler = torch.Generator().manual_seed(config.seed + 2)
+        self.selection_rng = np.random.default_rng(config.seed + 3)
+        self.solver_stats = SolverStats()
+        self.iteration_count = 0
+        self.env_steps = 0
+        p = config.ppo
+        self.loss_weights = LossWeights(p.clip_ratio, p.value_coef, p.entropy_coef, p.kl_coef, p.value_clip)
+
+    # ------------------------------------------------------------------ Algorithm 1
+    def iteration(self) -> IterationResult:
+        """One pass of Algorithm 1; the networks end at the next iteration's current policies."""
+        algo = self.config.algo
+        result = IterationResult()
+        with self._timed(result, "collect"):
+            batch = self.collect()
+        with self._timed(result, "advantages"):
+            samples = self.prepare(batch)
+        with self._timed(result, "predict"):
+            current = copy.deepcopy(self.net) if self._needs_current_copy() else None
+            predicted_stats = self.predict(samples)
+            logp_predicted = self._log_prob(samples)
+        result.metrics.update(_agent_stats("predict", predicted_stats))
+        if algo != "il":
+            if algo == "il-pp":
+                rho = torch.zeros(self.n_agents, dtype=torch.float64)
+            else:
+                with self._timed(result, "metagame"):
+                    payoffs = self.meta_game(samples, logp_predicted)
+                with self._timed(result, "nash"):
+                    rho = self.nash(payoffs, result)
+                result.metrics.update(_payoff_columns(payoffs))
+            result.metrics.update({f"rho_{i}": float(r) for i, r in enumerate(rho)})
+            with self._timed(result, "mixture"):
+                logp_bar = self.fixed_point(samples, logp_predicted, rho, current)
+            if algo != "matrl-nobr":
+                with self._timed(result, "best_response"):
+                    br_stats, weights = self.best_response(samples, logp_bar)
+                result.metrics.update(_agent_stats("br", br_stats))
+                result.metrics["br_weight_mean"] = float(weights.mean())
+        self.iteration_count += 1
+        self.env_steps += batch.env_steps
+        result.metrics.update(_episode_columns(batch, self.n_agents))
+        result.metrics["explained_variance"] = float(
+            np.nanmean(explained_variance(samples.values, samples.returns).numpy())
+        )
+        return result
+
+    # ------------------------------------------------------------------ 1. collect
+    def collect(self) -> Batch:
+        """A batch of ``batch_size`` env steps with the current policies (one batched call per step)."""
+
+        def act(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            x = torch.from_numpy(obs).transpose(0, 1)  # (E, A, D) -> (A, E, D)
+            actions, logp, values = self.net.act(x, self.sampler)
+            return actions.T.numpy(), logp.T.numpy(), values.T.numpy()
+
+        return self.collector.collect(act, self.config.steps_per_env)
+
+    def prepare(self, batch: Batch) -> Samples:
+        """GAE advantages and value targets, flattened to the learner layout (A, T * E)."""
+        p = self.config.ppo
+        t, e, a = batch.actions.shape
+        next_obs = torch.from_numpy(batch.next_obs.reshape(t * e, a, -1)).transpose(0, 1)
+        obs = torch.from_numpy(batch.obs.reshape(t * e, a, -1)).transpose(0, 1).contiguous()
+        actions = torch.from_numpy(batch.actions.reshape(t * e, a).T.copy())
+        with torch.no_grad():
+            next_values = self.net.values(next_obs).T.reshape(t, e, a).numpy()
+            values = self.net.values(obs)
+            logp = self.net.log_prob(obs, actions)
+        advantages, returns = gae(
+            batch.rewards,
+            values.T.reshape(t, e, a).numpy(),
+            next_values,
+            batch.terminated[..., None],
+            batch.episode_over,
+            p.gamma,
+            p.lam,
+        )
+        adv = torch.from_numpy(advantages.reshape(t * e, a).T.astype(np.float32))
+        if p.normalize_advantages:
+            adv = normalize_advantages(adv)
+        ret = torch.from_numpy(returns.reshape(t * e, a).T.astype(np.float32))
+        return Samples(obs=obs, actions=actions, logp=logp, values=values, advantages=adv, returns=ret)
+
+    # ------------------------------------------------------------------ 2. predict
+    def predict(self, samples: Samples) -> UpdateStats:
+        """Each agent's trust-payoff-region step against the others' current policies (PPO, Eq. 2)."""
+        p = self.config.ppo
+        return ppo_update(
+            self.net,
+            self.predict_optimizer,
+            samples,
+            self.loss_weights,
+            epochs=p.update_iters,
+            minibatches=p.minibatches,
+            target_kl=p.target_kl,
+            max_grad_norm=p.max_grad_norm,
+            generator=self.shuffler,
+            phase="predicted-step",
+        )
+
+    # ------------------------------------------------------------------ 3. meta-game
+    def meta_game(self, samples: Samples, logp_predicted: torch.Tensor) -> np.ndarray:
+        """Payoffs g_i(s) for all 2^n profiles (Eq. 3), from the same batch; the all-current entry is 0."""
+        log_ratios = (logp_predicted - samples.logp).double().numpy()
+        return estimate_meta_game(
+            samples.advantages.double().numpy(), log_ratios, self.config.meta.meta_ratio_clip
+        )
+
+    # ------------------------------------------------------------------ 4. Nash
+    def nash(self, payoffs: np.ndarray, result: IterationResult) -> torch.Tensor:
+        """rho: each agent's probability of keeping its current policy at a verified equilibrium."""
+        m = self.config.meta
+        nash = solve(payoffs, m.nash_method, m.selection, self.selection_rng, stats=self.solver_stats)
+        result.metrics["nash_conv"] = nash.nash_conv
+        result.metrics["nash_fallback"] = float(nash.fallback)
+        result.metrics["nash_equilibria"] = float(nash.num_equilibria)
+        return torch.tensor(np.asarray(nash.profile, dtype=np.float64))
+
+    # ------------------------------------------------------------------ 5. weak stable fixed point
+    def fixed_point(
+        self,
+        samples: Samples,
+        logp_predicted: torch.Tensor,
+        rho: torch.Tensor,
+        current: ActorCritic | None,
+    ) -> torch.Tensor:
+        """log pibar(a|o) at the batch actions; in ``params`` mode (and w/o BR) the networks move to pibar."""
+        if current is None:
+            return mixture_log_prob(samples.logp, logp_predicted, rho)
+        interpolate_parameters(self.net, current, self.net, rho)
+        return self._log_prob(samples)
+
+    # ------------------------------------------------------------------ 6. best response
+    def best_response(self, samples: Samples, logp_bar: torch.Tensor) -> tuple[UpdateStats, torch.Tensor]:
+        """PPO steps of each agent against pibar_-i, weighting samples by the others' truncated ratios."""
+        m = self.config.meta
+        log_w = torch.clamp(
+            logp_bar - samples.logp, np.log1p(-m.br_importance_clip), np.log1p(m.br_importance_clip)
+        )
+        weights = torch.exp(log_w.sum(0, keepdim=True) - log_w)  # prod over j != i, per sample
+        stats = ppo_update(
+            self.net,
+            self.br_optimizer,
+            samples,
+            self.loss_weights,
+            epochs=m.br_iters,
+            minibatches=self.config.ppo.minibatches,
+            sample_weights=weights,
+            max_grad_norm=self.config.ppo.max_grad_norm,
+            generator=self.shuffler,
+            phase="best-response",
+        )
+        return stats, weights
+
+    # ------------------------------------------------------------------ helpers
+    def _needs_current_copy(self) -> bool:
+        """The params mixture needs pi's weights after the predicted step has overwritten them."""
+        algo, mode = self.config.algo, self.config.meta.mixture
+        return algo == "matrl-nobr" or (algo in ("matrl", "il-pp") and mode == "params")
+
+    @torch.no_grad()
+    def _log_prob(self, samples: Samples) -> torch.Tensor:
+        return self.net.log_prob(samples.obs, samples.actions)
+
+    @contextmanager
+    def _timed(self, result: IterationResult, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        result.phase_seconds[phase] = result.phase_seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    # ------------------------------------------------------------------ state for checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs to continue bit-identically (tensors and plain values only)."""
+        return {
+            "net": self.net.state_dict(),
+            "predict_optimizer": self.predict_optimizer.state_dict(),
+            "br_optimizer": self.br_optimizer.state_dict(),
+            "sampler": self.sampler.get_state(),
+            "shuffler": self.shuffler.get_state(),
+            "selection_rng": _jsonable(self.selection_rng.bit_generator.state),
+            "solver_stats": {"calls": self.solver_stats.calls, "fallbacks": self.solver_stats.fallbacks},
+            "iteration": self.iteration_count,
+            "env_steps": self.env_steps,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Inverse of `state_dict`."""
+        self.net.load_state_dict(state["net"])
+        self.predict_optimizer.load_state_dict(state["predict_optimizer"])
+        self.br_optimizer.load_state_dict(state["br_optimizer"])
+        self.sampler.set_state(state["sampler"])
+        self.shuffler.set_state(state["shuffler"])
+        self.selection_rng.bit_generator.state = state["selection_rng"]
+        self.solver_stats.calls = int(state["solver_stats"]["calls"])
+        self.solver_stats.fallbacks = int(state["solver_stats"]["fallbacks"])
+        self.iteration_count = int(state["iteration"])
+        self.env_steps = int(state["env_steps"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy's global state and torch (initialisation); sampling uses explicit generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state, for third-party code that reads it
+    torch.manual_seed(seed)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _agent_stats(prefix: str, stats: UpdateStats) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in ("approx_kl", "clip_fraction", "entropy", "policy_loss", "value_loss", "steps"):
+        values = getattr(stats, name)
+        out[f"{prefix}_{name}"] = float(values.float().mean())
+    return out
+
+
+def _payoff_columns(payoffs: np.ndarray) -> dict[str, float]:
+    """g_i(s) as columns ``g{i}_{bits}``, bits = each agent's choice (0 current, 1 predicted)."""
+    n = payoffs.shape[0]
+    out = {}
+    for i in range(n):
+        for profile in np.ndindex(*(2,) * n):
+            out[f"g{i}_{''.join(map(str, profile))}"] = float(payoffs[(i, *profile)])
+    return out
+
+
+def _episode_columns(batch: Batch, n_agents: int) -> dict[str, float]:
+    """Mean returns of the episodes that ended in this batch (NaN when none did)."""
+    returns = batch.episode_returns
+    done = returns.shape[0] if returns.ndim == 2 else 0
+    out = {"episodes": float(done)}
+    if done:
+        out["total_return"] = float(returns.sum(1).mean())
+        out["episode_length"] = float(batch.episode_lengths.mean())
+        for i in range(n_agents):
+            out[f"return_{i}"] = float(returns[:, i].mean())
+    else:
+        out["total_return"] = float("nan")
+        out["episode_length"] = float("nan")
+        for i in range(n_agents):
+            out[f"return_{i}"] = float("nan")
+    return out

@@ -1,0 +1,101 @@
+"""Every agent's policy and value networks, kept separate per agent and evaluated in one batched call.
+
+The policy head turns network outputs into a distribution (categorical now; a Gaussian head can plug in
+through the same three methods), so the learner code never looks at the action type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+import torch
+from torch import nn
+
+from matrl.learners.distributions import CategoricalHead
+from matrl.learners.networks import BatchedMLP
+
+
+class PolicyHead(Protocol):
+    """Distribution parameters (A, B, P) -> log-probabilities, entropies and samples, all shaped (A, B)."""
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor: ...
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor: ...
+
+    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+class Evaluation(NamedTuple):
+    """The networks' view of a batch of (observation, action) pairs, each shaped (A, B)."""
+
+    logp: torch.Tensor
+    entropy: torch.Tensor
+    values: torch.Tensor
+
+
+class ActorCritic(nn.Module):
+    """A policy MLP and a value MLP per agent (no parameter sharing), with a leading agent axis everywhere."""
+
+    def __init__(
+        self,
+        num_agents: int,
+        obs_dim: int,
+        n_actions: int,
+        hidden: Sequence[int] = (128, 128),
+        head: PolicyHead | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_agents = num_agents
+        # Small final policy gain: near-uniform initial policies, the usual PPO choice.
+        self.policy = BatchedMLP(num_agents, obs_dim, n_actions, hidden, output_gain=0.01)
+        self.value = BatchedMLP(num_agents, obs_dim, 1, hidden, output_gain=1.0)
+        self.head: PolicyHead = head if head is not None else CategoricalHead()
+
+    def distribution_params(self, obs: torch.Tensor) -> torch.Tensor:
+        """``obs`` (A, B, obs_dim) -> distribution parameters (A, B, P) (logits for discrete actions)."""
+        out: torch.Tensor = self.policy(obs)
+        return out
+
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(o) of each agent, shape (A, B)."""
+        out: torch.Tensor = self.value(obs)
+        return out.squeeze(-1)
+
+    def evaluate(self, obs: torch.Tensor, actions: torch.Tensor) -> Evaluation:
+        """Log-probabilities and entropies of ``actions`` and values, differentiable."""
+        params = self.distribution_params(obs)
+        return Evaluation(self.head.log_prob(params, actions), self.head.entropy(params), self.values(obs))
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of ``actions`` (A, B), without the value network."""
+        return self.head.log_prob(self.distribution_params(obs), actions)
+
+    @torch.no_grad()
+    def act(
+        self, obs: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample actions for (A, B) observations; returns actions, their log-probabilities and values."""
+        params = self.distribution_params(obs)
+        finite = torch.isfinite(params).flatten(1).all(1)
+        if not finite.all():
+            bad = int(torch.nonzero(~finite)[0, 0])
+            raise FloatingPointError(
+                f"the policy of agent {bad} outputs NaN or inf; its weights are corrupt (check the learning "
+                "rate, the rewards and the observations)"
+            )
+        actions = self.head.sample(params, generator)
+        return actions, self.head.log_prob(params, actions), self.values(obs)
+
+
+@torch.no_grad()
+def interpolate_parameters(
+    target: nn.Module, current: nn.Module, predicted: nn.Module, rho: torch.Tensor
+) -> None:
+    """target <- rho_i * current + (1 - rho_i) * predicted per agent (the original code's `params` mixture).
+
+    Every parameter has a leading agent axis, so one broadcast per tensor mixes all agents at once.
+    """
+    for t, c, p in zip(target.parameters(), current.parameters(), predicted.parameters(), strict=True):
+        weight = rho.to(t.dtype).reshape(-1, *([1] * (t.dim() - 1)))
+        t.copy_(weight * c + (1.0 - weight) * p)

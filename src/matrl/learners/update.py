@@ -1,0 +1,199 @@
+"""The PPO optimisation loop shared by MATRL's predicted step and its best response.
+
+Both steps minimise the same per-agent loss on the same batch; the best response only adds per-sample
+importance weights (the other agents' truncated pibar_j / pi_j). Agents' parameters are disjoint and carry a
+leading agent axis, so one backward pass over the summed per-agent losses updates every agent with exactly
+its own gradient; early stopping freezes agents one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from matrl.learners import ppo
+from matrl.learners.actor_critic import ActorCritic
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One batch in the learner's layout: every tensor (A, B), observations (A, B, obs_dim)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    logp: torch.Tensor
+    """log pi(a|o) of the behaviour (current) policy, recomputed on this batch layout."""
+    values: torch.Tensor
+    """V(o) of the behaviour value function."""
+    advantages: torch.Tensor
+    """GAE advantages (standardised per agent when configured)."""
+    returns: torch.Tensor
+    """Value targets (lambda-returns)."""
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Coefficients and clips of the per-agent PPO loss."""
+
+    clip_ratio: float
+    value_coef: float
+    entropy_coef: float
+    kl_coef: float
+    value_clip: float | None
+
+
+@dataclass(frozen=True)
+class UpdateStats:
+    """Diagnostics of one update, per agent, measured on the whole batch after the last step."""
+
+    approx_kl: torch.Tensor
+    clip_fraction: torch.Tensor
+    entropy: torch.Tensor
+    policy_loss: torch.Tensor
+    value_loss: torch.Tensor
+    steps: torch.Tensor
+    """Gradient steps each agent actually took (fewer than asked after a KL early stop)."""
+
+
+def agent_losses(
+    net: ActorCritic,
+    batch: Samples,
+    weights: LossWeights,
+    index: torch.Tensor | None = None,
+    sample_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss per agent (A,) on the batch (or the minibatch ``index``), and its parts."""
+    obs, actions, logp_old = batch.obs, batch.actions, batch.logp
+    adv, ret, v_old = batch.advantages, batch.returns, batch.values
+    if index is not None:
+        obs, actions, logp_old = obs[:, index], actions[:, index], logp_old[:, index]
+        adv, ret, v_old = adv[:, index], ret[:, index], v_old[:, index]
+        if sample_weights is not None:
+            sample_weights = sample_weights[:, index]
+    logp, entropy, values = net.evaluate(obs, actions)
+    policy_loss = ppo.clipped_surrogate_loss(logp, logp_old, adv, weights.clip_ratio, sample_weights)
+    v_loss = ppo.value_loss(values, ret, v_old, weights.value_clip)
+    kl = ppo.approx_kl(logp, logp_old)
+    mean_entropy = entropy.mean(-1)
+    total = (
+        policy_loss + weights.value_coef * v_loss - weights.entropy_coef * mean_entropy + weights.kl_coef * kl
+    )
+    parts = {
+        "policy_loss": policy_loss,
+        "value_loss": v_loss,
+        "approx_kl": kl,
+        "entropy": mean_entropy,
+        "clip_fraction": ppo.clip_fraction(logp.detach(), logp_old, weights.clip_ratio),
+    }
+    return total, parts
+
+
+def ppo_update(
+    net: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    batch: Samples,
+    weights: LossWeights,
+    epochs: int,
+    minibatches: int = 1,
+    sample_weights: torch.Tensor | None = None,
+    target_kl: float | None = None,
+    max_grad_norm: float | None = None,
+    generator: torch.Generator | None = None,
+    phase: str = "update",
+) -> UpdateStats:
+    """``epochs`` passes over the batch in ``minibatches`` gradient steps each.
+
+    An agent whose approximate KL to the behaviour policy (measured before a step) exceeds 1.5x ``target_kl``
+    takes no further steps: its parameters and Adam moments are held where they were.
+
+    Raises:
+        FloatingPointError: a loss became NaN or infinite (names the phase and the agent).
+    """
+    num_agents, size = batch.actions.shape
+    active = torch.ones(num_agents, dtype=torch.bool)
+    steps = torch.zeros(num_agents, dtype=torch.long)
+    frozen_state: list[tuple[torch.Tensor, ...]] | None = None
+    for _ in range(epochs):
+        order = torch.randperm(size, generator=generator) if minibatches > 1 else None
+        for chunk in range(minibatches):
+            index = (
+                None
+                if order is None
+                else order[chunk * size // minibatches : (chunk + 1) * size // minibatches]
+            )
+            loss, parts = agent_losses(net, batch, weights, index, sample_weights)
+            if not torch.isfinite(loss).all():
+                bad = int(torch.nonzero(~torch.isfinite(loss))[0, 0])
+                raise FloatingPointError(
+                    f"{phase} loss of agent {bad} is {loss[bad].item()}; lower the learning rate or check "
+                    "the rewards and observations for NaN"
+                )
+            if target_kl is not None:
+                newly_stopped = active & (parts["approx_kl"].detach() > 1.5 * target_kl)
+                if newly_stopped.any():
+                    active &= ~newly_stopped
+                    frozen_state = _snapshot(net, optimizer)
+                if not active.any():
+                    return _stats(net, batch, weights, sample_weights, steps)
+            optimizer.zero_grad(set_to_none=True)
+            (loss * active).sum().backward()
+            if max_grad_norm is not None:
+                _clip_per_agent(net, max_grad_norm)
+            optimizer.step()
+            steps += active.long()
+            if frozen_state is not None and not active.all():
+                _restore(net, optimizer, frozen_state, ~active)
+    return _stats(net, batch, weights, sample_weights, steps)
+
+
+@torch.no_grad()
+def _stats(
+    net: ActorCritic,
+    batch: Samples,
+    weights: LossWeights,
+    sample_weights: torch.Tensor | None,
+    steps: torch.Tensor,
+) -> UpdateStats:
+    _, parts = agent_losses(net, batch, weights, None, sample_weights)
+    return UpdateStats(
+        approx_kl=parts["approx_kl"],
+        clip_fraction=parts["clip_fraction"],
+        entropy=parts["entropy"],
+        policy_loss=parts["policy_loss"],
+        value_loss=parts["value_loss"],
+        steps=steps,
+    )
+
+
+def _clip_per_agent(net: ActorCritic, max_norm: float) -> None:
+    """Scale each agent's whole gradient to norm <= max_norm (a global norm would couple the agents)."""
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    squared = torch.stack([g.reshape(g.shape[0], -1).pow(2).sum(-1) for g in grads]).sum(0)
+    scale = torch.clamp(max_norm / (squared.sqrt() + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(scale.reshape(-1, *([1] * (g.dim() - 1))))
+
+
+def _snapshot(net: ActorCritic, optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, ...]]:
+    """Copies of every parameter and its Adam moments (agent axis first)."""
+    saved = []
+    for p in net.parameters():
+        state = optimizer.state.get(p, {})
+        moments = tuple(state[k].clone() for k in ("exp_avg", "exp_avg_sq") if k in state)
+        saved.append((p.detach().clone(), *moments))
+    return saved
+
+
+@torch.no_grad()
+def _restore(
+    net: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    saved: list[tuple[torch.Tensor, ...]],
+    agents: torch.Tensor,
+) -> None:
+    for p, (value, *moments) in zip(net.parameters(), saved, strict=True):
+        p[agents] = value[agents]
+        state = optimizer.state.get(p, {})
+        for key, moment in zip(("exp_avg", "exp_avg_sq"), moments, strict=False):
+            state[key][agents] = moment[agents]

@@ -1,0 +1,161 @@
+"""A training run on disk: config, versions, metrics, checkpoints, progress bar, resume.
+
+`algorithm.MATRL` knows nothing about files; this module owns the run directory:
+
+    DIR/config.json        the full TrainConfig (``--from-config`` replays it)
+    DIR/versions.json      python, platform and package versions
+    DIR/metrics.csv        one row per iteration (see `matrl.logging.metrics`)
+    DIR/tb/                TensorBoard events
+    DIR/checkpoints/       iter_NNNNNN.safetensors (networks) and state.pt (latest full state, for --resume)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from matrl import checkpoint
+from matrl.algorithm import MATRL
+from matrl.config import TrainConfig
+from matrl.fileio import write_text_atomically
+from matrl.logging.metrics import MetricsLog
+from matrl.rollout.base import Collector
+from matrl.rollout.local import LocalCollector
+
+_VERSIONED = ("matrl", "torch", "numpy", "scipy", "gymnasium", "pettingzoo", "safetensors", "tyro", "cma")
+
+
+def make_collector(config: TrainConfig) -> Collector:
+    """The collection backend (in-process vectorised for now)."""
+    return LocalCollector(config.env, config.num_envs, **config.env_kwargs)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of python, the platform and the packages a result depends on."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def train(
+    config: TrainConfig | None,
+    out: Path,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+    tensorboard: bool = True,
+) -> Path:
+    """Train (or resume) a run in ``out`` and return the directory.
+
+    Args:
+        config: the run's settings; with ``resume`` it must be None or equal to the saved config.
+        out: run directory; must not hold a run unless resuming.
+        resume: continue from ``out/checkpoints/state.pt``, bit-identically to an uninterrupted run.
+        progress: show a progress bar.
+        stop_after: stop after this many iterations in total (for tests of interrupted runs).
+        tensorboard: write TensorBoard events.
+    """
+    out = Path(out)
+    if resume:
+        saved = TrainConfig.load(out / "config.json")
+        if config is not None and config != saved:
+            raise ValueError(f"--resume {out}: the given config differs from the saved {out / 'config.json'}")
+        config = saved
+        state = checkpoint.load_state(out)
+    else:
+        if config is None:
+            raise ValueError("train needs a config unless resuming")
+        if (out / "config.json").exists():
+            raise ValueError(f"run directory {out} already holds a run; use --resume {out} or another --out")
+        state = None
+    config.validate()
+    torch.set_num_threads(config.threads)
+    collector = make_collector(config)
+    learner = MATRL(config, collector)
+    if state is not None:
+        learner.load_state_dict(state["algorithm"])
+        collector.load_state_dict(state["collector"])
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        write_text_atomically(out / "versions.json", json.dumps(package_versions(), indent=2) + "\n")
+    log = MetricsLog(out, resume_iteration=learner.iteration_count, tensorboard=tensorboard)
+    total = config.iterations if stop_after is None else min(stop_after, config.iterations)
+    try:
+        with _progress_bar(progress, config, total, learner.iteration_count) as advance:
+            while learner.iteration_count < total:
+                start = time.perf_counter()
+                result = learner.iteration()
+                seconds = time.perf_counter() - start
+                row: dict[str, float] = {"iteration": learner.iteration_count, "env_steps": learner.env_steps}
+                row.update(result.metrics)
+                row["steps_per_second"] = config.batch_size / seconds
+                row.update({f"time_{k}": v for k, v in result.phase_seconds.items()})
+                row["time_iteration"] = seconds
+                log.write(row)
+                done = learner.iteration_count
+                if done % config.checkpoint_every == 0 or done == config.iterations:
+                    save_checkpoint(out, learner, collector)
+                advance(row)
+    finally:
+        log.close()
+    return out
+
+
+def save_checkpoint(out: Path, learner: MATRL, collector: Collector) -> None:
+    """Model weights for evaluation, then the full state for resume (each file atomic)."""
+    config = learner.config.to_dict()
+    checkpoint.save_model(
+        checkpoint.model_path(out, learner.iteration_count),
+        learner.net,
+        config,
+        learner.iteration_count,
+        learner.env_steps,
+    )
+    checkpoint.save_state(out, {"algorithm": learner.state_dict(), "collector": collector.state_dict()})
+
+
+class _progress_bar:
+    """A rich progress bar over iterations showing env steps, return and speed (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, config: TrainConfig, total: int, done: int) -> None:
+        self.enabled = enabled and total > done
+        self.config, self.total, self.done = config, total, done
+        self._progress: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return lambda row: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(
+            TextColumn(f"{self.config.algo} {self.config.env} seed {self.config.seed}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            transient=False,
+        )
+        self._progress.start()
+        task = self._progress.add_task("train", total=self.total, completed=self.done, info="")
+
+        def advance(row: dict[str, float]) -> None:
+            info = f"return {row['total_return']:.2f}  {row['steps_per_second']:.0f} steps/s"
+            self._progress.update(task, advance=1, info=info)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
