@@ -38,14 +38,19 @@ test: check
 test-all: check
 	$(BIN)/python -m pytest -q -n 2 -m "slow or not slow"
 
+# MATRL against independent PPO (IL) on Checkers, 100k env steps each (about a minute apiece on 2 cores).
+DEMO_STEPS ?= 100000
 demo: install
-	$(BIN)/matrl matrix-games --out $(DEMO_OUT)/matrix-games
-	$(BIN)/matrl render --env checkers_v0 --out $(DEMO_OUT)/checkers_random.gif
+	rm -rf $(DEMO_OUT)/checkers
+	$(BIN)/matrl train --env checkers_v0 --algo matrl --total-steps $(DEMO_STEPS) --out $(DEMO_OUT)/checkers/matrl
+	$(BIN)/matrl train --env checkers_v0 --algo il --total-steps $(DEMO_STEPS) --out $(DEMO_OUT)/checkers/il
+	$(BIN)/matrl plot $(DEMO_OUT)/checkers --out $(DEMO_OUT)/checkers.png
 
 bench: install
 	$(BIN)/python benchmarks/nash_solvers.py
 	$(BIN)/python benchmarks/matrix_games.py
 	$(BIN)/python benchmarks/gridworld_speed.py
+	$(BIN)/python benchmarks/train_speed.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -93,7 +93,9 @@ def _train_help() -> None:
     """Train MATRL or an ablation (il, il-pp, matrl-nobr); see `matrl train --help`."""
 
 
-def evaluate(checkpoint: Path, episodes: int = 100, seed: int = 0, greedy: bool = False) -> None:
+def evaluate(
+    checkpoint: tyro.conf.Positional[Path], episodes: int = 100, seed: int = 0, greedy: bool = False
+) -> None:
     """Play episodes with the policies of a model checkpoint and print their returns.
 
     Args:
@@ -114,13 +116,15 @@ def evaluate(checkpoint: Path, episodes: int = 100, seed: int = 0, greedy: bool 
 
 
 def plot(
-    runs: tuple[Path, ...],
+    runs: tyro.conf.Positional[tuple[Path, ...]],
     out: Path = Path("curves.png"),
     metric: str = "total_return",
     band: str = "std",
     smooth: str = "ma:5",
 ) -> None:
     """Draw learning curves (mean and band over seeds, one panel per env, one line per algorithm) to PNG.
+
+    Also prints a table of the final values (mean of the last 10% of iterations) per env and algorithm.
 
     Args:
         runs: Run directories, or directories holding run directories at any depth.
@@ -129,10 +133,11 @@ def plot(
         band: ``std`` (mean +- one standard deviation) or ``minmax``.
         smooth: ``none``, ``ma:N`` (trailing moving average of N iterations) or ``ema:W`` (as TensorBoard).
     """
-    from matrl.eval.curves import find_runs, parse_smoothing, plot_curves
+    from matrl.eval.curves import find_runs, format_markdown, parse_smoothing, plot_curves, summary_table
 
     found = find_runs(list(runs))
     path = plot_curves(found, out, metric=metric, band=band, smooth=parse_smoothing(smooth))
+    print(format_markdown(summary_table(found, metric=metric)))
     print(f"wrote {path} ({len(found)} runs)")
 
 

@@ -68,6 +68,8 @@ def train(
     """
     out = Path(out)
     if resume:
+        if not (out / "config.json").is_file():
+            raise FileNotFoundError(f"cannot resume: {out} holds no run (no config.json)")
         saved = TrainConfig.load(out / "config.json")
         if config is not None and config != saved:
             raise ValueError(f"--resume {out}: the given config differs from the saved {out / 'config.json'}")
