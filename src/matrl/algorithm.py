@@ -44,7 +44,7 @@ from matrl.rollout.base import Batch, Collector
 
 @dataclass
 class IterationResult:
-    """What one iteration did: scalars for the log, and the batch's finished episodes."""
+    """What one iteration did: scalars for metrics.csv and seconds per phase."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)

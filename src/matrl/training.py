@@ -95,7 +95,7 @@ def train(
     log = MetricsLog(out, resume_iteration=learner.iteration_count, tensorboard=tensorboard)
     total = config.iterations if stop_after is None else min(stop_after, config.iterations)
     try:
-        with _progress_bar(progress, config, total, learner.iteration_count) as advance:
+        with _ProgressBar(progress, config, total, learner.iteration_count) as advance:
             while learner.iteration_count < total:
                 start = time.perf_counter()
                 result = learner.iteration()
@@ -128,7 +128,7 @@ def save_checkpoint(out: Path, learner: MATRL, collector: Collector) -> None:
     checkpoint.save_state(out, {"algorithm": learner.state_dict(), "collector": collector.state_dict()})
 
 
-class _progress_bar:
+class _ProgressBar:
     """A rich progress bar over iterations showing env steps, return and speed (a no-op when disabled)."""
 
     def __init__(self, enabled: bool, config: TrainConfig, total: int, done: int) -> None:
