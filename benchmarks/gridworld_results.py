@@ -1,7 +1,8 @@
-"""Train every (env, algorithm, seed) of the grid-world study, resumably and in parallel, then report.
+"""Train every (env, algorithm, seed) of a study, resumably and in parallel, then report.
 
     python benchmarks/gridworld_results.py --envs checkers_v0 --jobs 2          # train what is missing
     python benchmarks/gridworld_results.py --report-only                        # tables and plots only
+    python benchmarks/gridworld_results.py --envs hopper_3x1 --train-args "--env-workers 1"   # MuJoCo
 
 Each run lives in ``OUT/ENV/ALGO/seed_S`` and is a normal `matrl train` run directory: a finished run is
 skipped, an interrupted one continues with ``--resume`` (bit-identically), so this script can be killed and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 from matrl.config import preset
+from matrl.envs.registry import MUJOCO_ENV_IDS
 
 ALGOS = ("matrl", "il", "il-pp", "matrl-nobr")
 
@@ -40,19 +43,33 @@ def run_status(run_dir: Path) -> str:
     return "resume" if (run_dir / "checkpoints" / "state.pt").exists() else "fresh"
 
 
-def command(env: str, algo: str, seed: int, run_dir: Path, status: str, total_steps: int | None) -> list[str]:
-    """The `matrl train` command line of one run."""
+def command(
+    env: str,
+    algo: str,
+    seed: int,
+    run_dir: Path,
+    status: str,
+    total_steps: int | None,
+    train_args: tuple[str, ...] = (),
+) -> list[str]:
+    """The `matrl train` command line of one run (a resumed run replays its saved config)."""
     exe = [sys.executable, "-m", "matrl.cli", "train", "--out", str(run_dir), "--no-progress"]
     if status == "resume":
         return [*exe, "--resume"]
     args = [*exe, "--env", env, "--algo", algo, "--seed", str(seed)]
     if total_steps is not None:
         args += ["--total-steps", str(total_steps)]
-    return args
+    return [*args, *train_args]
 
 
 def train_all(
-    envs: list[str], algos: list[str], seeds: list[int], out: Path, jobs: int, total_steps: int | None
+    envs: list[str],
+    algos: list[str],
+    seeds: list[int],
+    out: Path,
+    jobs: int,
+    total_steps: int | None,
+    train_args: tuple[str, ...] = (),
 ) -> None:
     """Run every missing run, ``jobs`` at a time (one torch thread each)."""
     queue = []
@@ -74,7 +91,9 @@ def train_all(
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             log = (run_dir.parent / f"seed_{seed}.log").open("ab")
             proc = subprocess.Popen(
-                command(env, algo, seed, run_dir, status, total_steps), stdout=log, stderr=subprocess.STDOUT
+                command(env, algo, seed, run_dir, status, total_steps, train_args),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             running.append((proc, f"{env}/{algo}/seed_{seed} ({status})", time.perf_counter()))
         time.sleep(1.0)
@@ -95,18 +114,21 @@ def report(out: Path, docs: Path, envs: list[str]) -> None:
         if not (out / env).exists():
             continue
         runs = find_runs([out / env])
+        # MuJoCo agents share one team reward: report it once (return_0), as published MaMuJoCo results do.
+        mujoco = env in MUJOCO_ENV_IDS
+        metric, label = ("return_0", "team return") if mujoco else ("total_return", "total return")
         plot_curves(
             runs,
             docs / f"{env}.png",
+            metric=metric,
             smooth=MovingAverage(5),
-            title=f"{env}: total return (mean and std over seeds)",
+            title=f"{env}: {label} (mean and std over seeds)",
         )
         budget = preset(env).total_steps
-        rows = summary_table(runs, at_steps=None)
+        rows = summary_table(runs, metric=metric, at_steps=None)
         table = format_markdown(rows)
         (docs / f"{env}.md").write_text(
-            f"Final total return (mean of the last 10% of iterations; budget {budget} env steps):\n\n"
-            f"{table}\n"
+            f"Final {label} (mean of the last 10% of iterations; budget {budget} env steps):\n\n{table}\n"
         )
         print(table)
 
@@ -122,11 +144,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/results"))
     parser.add_argument("--docs", type=Path, default=Path("docs/results"))
     parser.add_argument("--total-steps", type=int, default=None, help="override the presets' budgets")
+    parser.add_argument("--train-args", default="", help="extra `matrl train` flags for fresh runs")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
     if not args.report_only:
-        train_all(args.envs, args.algos, args.seeds, args.out, args.jobs, args.total_steps)
+        train_all(
+            args.envs,
+            args.algos,
+            args.seeds,
+            args.out,
+            args.jobs,
+            args.total_steps,
+            tuple(shlex.split(args.train_args)),
+        )
     if not args.no_report:
         report(args.out, args.docs, args.envs)
 

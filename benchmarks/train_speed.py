@@ -30,7 +30,7 @@ from machine import describe_machine
 from matrl.algorithm import MATRL
 from matrl.config import ALGOS, preset
 from matrl.fileio import write_text_atomically
-from matrl.rollout.local import LocalCollector
+from matrl.training import make_collector
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("collect", "advantages", "predict", "metagame", "nash", "mixture", "best_response")
@@ -72,14 +72,18 @@ class Timing:
         return sum(self.share(p) for p in MATRL_PHASES)
 
 
-def measure(env: str, algos: list[str], iterations: int, threads: int) -> dict[str, Timing]:
+def measure(
+    env: str, algos: list[str], iterations: int, threads: int, env_workers: int | None = None
+) -> dict[str, Timing]:
     """Warm up and time every algorithm on ``env``, interleaved round-robin."""
     torch.set_num_threads(threads)
     learners: dict[str, MATRL] = {}
     timings: dict[str, Timing] = {}
     for algo in algos:
         config = dataclasses.replace(preset(env), algo=algo, seed=0, threads=threads)
-        learners[algo] = MATRL(config, LocalCollector(env, config.num_envs, **config.env_kwargs))
+        if env_workers is not None:
+            config = dataclasses.replace(config, env_workers=env_workers)
+        learners[algo] = MATRL(config, make_collector(config))
         timings[algo] = Timing(env, threads, algo, config.batch_size)
     for learner in learners.values():  # warm-up: allocator, caches, lazy imports (not timed)
         learner.iteration()
@@ -182,6 +186,9 @@ def main() -> None:
     parser.add_argument(
         "--threads", nargs="+", type=int, default=[1], help="torch CPU thread counts (one measurement each)"
     )
+    parser.add_argument(
+        "--env-workers", type=int, default=None, help="env worker processes (MuJoCo; default: the preset's)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "train_speed.md")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write --out")
     args = parser.parse_args()
@@ -192,7 +199,7 @@ def main() -> None:
     timings: list[Timing] = []
     for env in args.envs:
         for threads in args.threads:
-            timings += measure(env, args.algos, args.iterations, threads).values()
+            timings += measure(env, args.algos, args.iterations, threads, args.env_workers).values()
     total = time.perf_counter() - start
 
     speed, phases, checks = speed_table(timings), phase_table(timings), targets(timings)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from matrl.config import TrainConfig
+from matrl.envs.spec import ActionSpec
 from matrl.gametheory.metagame import estimate_meta_game
 from matrl.gametheory.solver import SolverStats, solve
 from matrl.learners.actor_critic import ActorCritic, interpolate_parameters
@@ -58,7 +59,7 @@ class MATRL:
         self.collector = collector
         self.n_agents = collector.n_agents
         seed_everything(config.seed)
-        self.net = ActorCritic(self.n_agents, collector.obs_dim, collector.n_actions, config.hidden)
+        self.net = build_actor_critic(config, self.n_agents, collector.obs_dim, collector.action_spec)
         self.predict_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.ppo.lr)
         self.br_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.meta.br_lr)
         # Separate streams: action sampling, minibatch order, equilibrium selection.
@@ -69,7 +70,9 @@ class MATRL:
         self.iteration_count = 0
         self.env_steps = 0
         p = config.ppo
-        self.loss_weights = LossWeights(p.clip_ratio, p.value_coef, p.entropy_coef, p.kl_coef, p.value_clip)
+        self.loss_weights = LossWeights(
+            p.clip_ratio, p.value_coef, p.entropy_coef, p.kl_coef, p.value_clip, p.policy_coef
+        )
 
     # ------------------------------------------------------------------ Algorithm 1
     def iteration(self) -> IterationResult:
@@ -102,6 +105,9 @@ class MATRL:
                     br_stats, weights = self.best_response(samples, logp_bar)
                 result.metrics.update(_agent_stats("br", br_stats))
                 result.metrics["br_weight_mean"] = float(weights.mean())
+        if self.net.obs_norm is not None:
+            # After the whole iteration: pi, pihat and pibar were all scored under the same statistics.
+            self.net.obs_norm.update(samples.obs)
         self.iteration_count += 1
         self.env_steps += batch.env_steps
         result.metrics.update(_episode_columns(batch, self.n_agents))
@@ -117,23 +123,25 @@ class MATRL:
         def act(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             x = torch.from_numpy(obs).transpose(0, 1)  # (E, A, D) -> (A, E, D)
             actions, logp, values = self.net.act(x, self.sampler)
-            return actions.T.numpy(), logp.T.numpy(), values.T.numpy()
+            return actions.transpose(0, 1).numpy(), logp.T.numpy(), values.T.numpy()
 
-        return self.collector.collect(act, self.config.steps_per_env)
+        return self.collector.collect(act, self.config.steps_per_env, to_env=self.net.head.env_action)
 
     def prepare(self, batch: Batch) -> Samples:
         """GAE advantages and value targets, flattened to the learner layout (A, T * E)."""
         p = self.config.ppo
-        t, e, a = batch.actions.shape
+        t, e, a = batch.actions.shape[:3]
         next_obs = torch.from_numpy(batch.next_obs.reshape(t * e, a, -1)).transpose(0, 1)
         obs = torch.from_numpy(batch.obs.reshape(t * e, a, -1)).transpose(0, 1).contiguous()
-        actions = torch.from_numpy(batch.actions.reshape(t * e, a).T.copy())
+        action_shape = batch.actions.shape[3:]
+        flat_actions = batch.actions.reshape(t * e, a, *action_shape)
+        actions = torch.from_numpy(flat_actions).transpose(0, 1).contiguous()
         with torch.no_grad():
             next_values = self.net.values(next_obs).T.reshape(t, e, a).numpy()
             values = self.net.values(obs)
             logp = self.net.log_prob(obs, actions)
         advantages, returns = gae(
-            batch.rewards,
+            batch.rewards * np.float32(self.config.reward_scale),
             values.T.reshape(t, e, a).numpy(),
             next_values,
             batch.terminated[..., None],
@@ -261,6 +269,19 @@ class MATRL:
         self.solver_stats.fallbacks = int(state["solver_stats"]["fallbacks"])
         self.iteration_count = int(state["iteration"])
         self.env_steps = int(state["env_steps"])
+
+
+def build_actor_critic(config: TrainConfig, n_agents: int, obs_dim: int, spec: ActionSpec) -> ActorCritic:
+    """The networks a config describes, for an environment with these agents, observations and actions."""
+    return ActorCritic(
+        n_agents,
+        obs_dim,
+        spec,
+        config.hidden,
+        obs_norm=config.obs_norm,
+        log_std_init=config.log_std_init,
+        action_bounds=config.action_bounds,
+    )
 
 
 def seed_everything(seed: int) -> None:

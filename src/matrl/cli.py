@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,7 +46,11 @@ def envs() -> None:
 
 @dataclasses.dataclass(frozen=True)
 class TrainCommand:
-    """Train MATRL (or an ablation) on one environment; defaults are the paper's preset for ``--env``."""
+    """Train MATRL (or an ablation) on one environment; defaults are the paper's preset for ``--env``.
+
+    Environment options go in ``--env-kwargs JSON``, e.g. ``--env mamujoco --env-kwargs
+    '{"scenario": "HalfCheetah", "agent_conf": "2x3"}'``.
+    """
 
     out: Path = Path("runs/train")
     """Run directory (config.json, metrics.csv, TensorBoard events, checkpoints)."""
@@ -63,13 +68,17 @@ def train(args: Sequence[str]) -> None:
     scout = argparse.ArgumentParser(add_help=False)
     scout.add_argument("--env")
     scout.add_argument("--from-config", "--from_config", dest="from_config")
+    scout.add_argument("--env-kwargs", "--env_kwargs", dest="env_kwargs")
     known, _ = scout.parse_known_args(list(args))
+    args = _without_option(list(args), ("--env-kwargs", "--env_kwargs"))
     if known.from_config:
         base = TrainConfig.load(Path(known.from_config))
         if known.env and known.env != base.env:
             base = dataclasses.replace(preset(known.env), **{"env": known.env})
     else:
         base = preset(known.env or TrainConfig.env)
+    if known.env_kwargs is not None:
+        base = dataclasses.replace(base, env_kwargs=_json_object("--env-kwargs", known.env_kwargs))
     command = tyro.cli(
         TrainCommand,
         default=TrainCommand(config=base),
@@ -87,6 +96,34 @@ def train(args: Sequence[str]) -> None:
     else:
         run_training(command.config, command.out, progress=command.progress)
     print(f"run written to {command.out}")
+
+
+def _without_option(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """``args`` without ``NAME VALUE`` / ``NAME=VALUE`` pairs of the given option names."""
+    out: list[str] = []
+    skip = False
+    for token in args:
+        if skip:
+            skip = False
+        elif token in names:
+            skip = True
+        elif not token.startswith(tuple(f"{name}=" for name in names)):
+            out.append(token)
+    return out
+
+
+def _json_object(flag: str, text: str) -> dict[str, object]:
+    """A JSON object given on the command line, or a one-line error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{flag} {text!r} is not valid JSON ({err.msg}); expected an object like "
+            '\'{"scenario": "HalfCheetah", "agent_conf": "2x3"}\''
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} {text!r} is not allowed; expected a JSON object")
+    return value
 
 
 def _train_help() -> None:

@@ -24,17 +24,42 @@ import torch
 from matrl import checkpoint
 from matrl.algorithm import MATRL
 from matrl.config import TrainConfig
+from matrl.envs.registry import MUJOCO_ENV_IDS
 from matrl.fileio import write_text_atomically
 from matrl.logging.metrics import MetricsLog
 from matrl.rollout.base import Collector
 from matrl.rollout.local import LocalCollector
 
-_VERSIONED = ("matrl", "torch", "numpy", "scipy", "gymnasium", "pettingzoo", "safetensors", "tyro", "cma")
+_VERSIONED = (
+    "matrl",
+    "torch",
+    "numpy",
+    "scipy",
+    "gymnasium",
+    "pettingzoo",
+    "gymnasium-robotics",
+    "mujoco",
+    "safetensors",
+    "tyro",
+    "cma",
+)
 
 
 def make_collector(config: TrainConfig) -> Collector:
-    """The collection backend (in-process vectorised for now)."""
-    return LocalCollector(config.env, config.num_envs, **config.env_kwargs)
+    """The collection backend: in-process policy, env copies in this process or in ``env_workers`` ones.
+
+    MuJoCo copies are seeded from the run's seed (copy k gets seed + k); the grid worlds are deterministic.
+    """
+    kwargs = dict(config.env_kwargs)
+    if config.env in MUJOCO_ENV_IDS:
+        kwargs.setdefault("seed", config.seed)
+        kwargs["num_workers"] = config.env_workers
+    elif config.env_workers != 1:
+        raise ValueError(
+            f"env_workers={config.env_workers} is not allowed for {config.env}; worker processes are for "
+            f"the MuJoCo ids ({', '.join(MUJOCO_ENV_IDS)})"
+        )
+    return LocalCollector(config.env, config.num_envs, **kwargs)
 
 
 def package_versions() -> dict[str, str]:
@@ -112,6 +137,9 @@ def train(
                 advance(row)
     finally:
         log.close()
+        close = getattr(collector, "close", None)
+        if close is not None:
+            close()
     return out
 
 

@@ -11,6 +11,7 @@ from numpy.testing import assert_array_equal
 from matrl.envs import (
     ENV_IDS,
     GRID_ENV_IDS,
+    MUJOCO_ENV_IDS,
     CheckersCore,
     GridParallelEnv,
     SwitchCore,
@@ -154,8 +155,8 @@ def test_options_change_the_game() -> None:
 
 def test_registry() -> None:
     assert GRID_ENV_IDS == ("checkers_v0", "switch2_v0", "switch4_v0")
-    assert ENV_IDS == (*GRID_ENV_IDS, "matrix_v0")
-    for env_id in ENV_IDS:
+    assert ENV_IDS == (*GRID_ENV_IDS, "matrix_v0", *MUJOCO_ENV_IDS)
+    for env_id in (*GRID_ENV_IDS, "matrix_v0"):
         env = make_env(env_id)
         assert isinstance(env, GridParallelEnv)
         assert str(env) == env_id

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from matrl.envs.checkers import CheckersCore
 from matrl.envs.core import VectorCore
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import make_matrix_core
 from matrl.envs.parallel import CoreParallelEnv
+from matrl.envs.subprocess_core import SubprocessVectorCore
 from matrl.envs.switch import SwitchCore
+
+if TYPE_CHECKING:
+    from matrl.envs.mamujoco import MaMuJoCoCore, MaMuJoCoParallelEnv
+
+#: What ``make_vector_env`` returns: a numpy core, a MuJoCo core, or MuJoCo copies sharded over processes.
+AnyCore: TypeAlias = "VectorCore | MaMuJoCoCore | SubprocessVectorCore"
 
 # id -> core constructor with the ma-gym registration's defaults (reference section 2) bound.
 _GRID_CORES: dict[str, Callable[..., VectorCore]] = {
@@ -22,8 +29,16 @@ _GRID_CORES: dict[str, Callable[..., VectorCore]] = {
 _CORES: dict[str, Callable[..., VectorCore]] = {**_GRID_CORES, MATRIX_ENV_ID: make_matrix_core}
 #: The grid worlds (ma-gym ports): the ids that have frames and a literal reference implementation.
 GRID_ENV_IDS: tuple[str, ...] = tuple(_GRID_CORES)
+#: Multi-agent MuJoCo ids and their (scenario, agent_conf); ``mamujoco`` takes both as kwargs.
+_MUJOCO: dict[str, tuple[str, str | None] | None] = {
+    "hopper_3x1": ("Hopper", "3x1"),
+    "ant_4x2": ("Ant", "4x2"),
+    "mamujoco": None,
+}
+#: The multi-agent MuJoCo ids (continuous actions; gymnasium-robotics is imported only when one is built).
+MUJOCO_ENV_IDS: tuple[str, ...] = tuple(_MUJOCO)
 #: Known environment ids.
-ENV_IDS: tuple[str, ...] = tuple(_CORES)
+ENV_IDS: tuple[str, ...] = (*_CORES, *MUJOCO_ENV_IDS)
 
 
 def _core_factory(env_id: str) -> Callable[..., VectorCore]:
@@ -33,19 +48,55 @@ def _core_factory(env_id: str) -> Callable[..., VectorCore]:
         raise ValueError(f"unknown env id {env_id!r}; known ids: {', '.join(ENV_IDS)}") from None
 
 
-def make_vector_env(env_id: str, num_envs: int, **kwargs: Any) -> VectorCore:
+def _mujoco_args(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs with the id's scenario and agent_conf filled in (a registered id fixes them)."""
+    fixed = _MUJOCO[env_id]
+    if fixed is None:
+        return kwargs
+    given = sorted(set(kwargs) & {"scenario", "agent_conf"})
+    if given:
+        raise ValueError(f"{env_id} fixes scenario and agent_conf {fixed}; drop {given} or use 'mamujoco'")
+    return {"scenario": fixed[0], "agent_conf": fixed[1], **kwargs}
+
+
+def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwargs: Any) -> AnyCore:
     """Batched core stepping ``num_envs`` copies.
 
     kwargs for the grid worlds: ``full_observable``, ``step_cost``, ``max_steps``, ``autoreset``,
     ``reward_dtype``, and for Switch ``phantom_blockers`` and ``arrival_reward``. For ``matrix_v0``:
     ``game`` (a name of :data:`matrl.matrixgames.games.NAMED_GAMES`, default ``"stag_hunt"``) or ``payoffs``
     (an (n, K, ..., K) array), ``episode_length``, ``terminate_at_end``, ``autoreset``, ``reward_dtype``.
+    For the MuJoCo ids: those of :class:`matrl.envs.mamujoco.MaMuJoCoCore` (``observation``, ``agent_obsk``,
+    ``max_steps``, ``seed``, ...; ``scenario`` and ``agent_conf`` for ``mamujoco``), and ``num_workers`` > 1
+    shards the copies over that many processes (:class:`SubprocessVectorCore`, same numbers).
     """
+    if isinstance(env_id, str) and env_id in _MUJOCO:
+        from matrl.envs.mamujoco import MaMuJoCoCore
+
+        args = _mujoco_args(env_id, kwargs)
+        if num_workers > 1:
+            return SubprocessVectorCore(MaMuJoCoCore, num_envs, num_workers, **args)
+        return MaMuJoCoCore(num_envs, **args)
+    if num_workers != 1:
+        raise ValueError(
+            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo"
+        )
     return _core_factory(env_id)(num_envs=num_envs, **kwargs)
 
 
-def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> CoreParallelEnv:
+def make_env(
+    env_id: str, render_mode: str | None = None, **kwargs: Any
+) -> CoreParallelEnv | MaMuJoCoParallelEnv:
     """PettingZoo ``ParallelEnv`` over one copy; kwargs as for :func:`make_vector_env` (not ``num_envs``)."""
+    if isinstance(env_id, str) and env_id in _MUJOCO:
+        from matrl.envs.mamujoco import MaMuJoCoParallelEnv
+
+        fixed = sorted(set(kwargs) & {"num_envs", "num_workers", "autoreset", "reward_dtype"})
+        if fixed:
+            raise ValueError(
+                f"make_env sets {fixed} itself (one copy, no auto-reset, float64 rewards); drop them"
+            )
+        return MaMuJoCoParallelEnv(render_mode=render_mode, **_mujoco_args(env_id, kwargs))
     factory = _core_factory(env_id)
     fixed = sorted(set(kwargs) & {"num_envs", "autoreset", "reward_dtype"})
     if fixed:

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from matrl.algorithm import build_actor_critic
 from matrl.checkpoint import load_model
 from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
+from matrl.envs.spec import ActionSpec
 from matrl.learners.actor_critic import ActorCritic
 
 
@@ -45,7 +47,10 @@ def load_policy(path: Path) -> tuple[ActorCritic, TrainConfig, int, int]:
     tensors, config_dict, iteration, env_steps = load_model(path)
     config = TrainConfig.from_dict(config_dict)
     probe = make_vector_env(config.env, 1, **config.env_kwargs)
-    net = ActorCritic(probe.n_agents, probe.obs_dim, probe.n_actions, config.hidden)
+    spec = getattr(probe, "action_spec", None) or ActionSpec.discrete(probe.n_actions)
+    net = build_actor_critic(config, probe.n_agents, probe.obs_dim, spec)
+    if hasattr(probe, "close"):
+        probe.close()
     try:
         net.load_state_dict(tensors)
     except RuntimeError as err:
@@ -67,8 +72,8 @@ def evaluate(path: Path, episodes: int = 100, seed: int = 0, greedy: bool = Fals
     while not finished.all():
         x = torch.from_numpy(obs).transpose(0, 1)
         params = net.distribution_params(x)
-        actions = params.argmax(-1) if greedy else net.head.sample(params, generator)
-        result = env.step(actions.T.numpy())
+        actions = net.head.mode(params) if greedy else net.head.sample(params, generator)
+        result = env.step(net.head.env_action(actions.transpose(0, 1).numpy()))
         newly = result.episode_over & ~finished
         returns[newly] = result.episode_return[newly]
         finished |= result.episode_over

@@ -1,7 +1,8 @@
 """Every agent's policy and value networks, kept separate per agent and evaluated in one batched call.
 
-The policy head turns network outputs into a distribution (categorical now; a Gaussian head can plug in
-through the same three methods), so the learner code never looks at the action type.
+The policy head turns network outputs into a distribution (categorical or Gaussian), so the learner code
+never looks at the action type. Continuous policies add a learned, state-independent log-std per agent and
+action entry; observations can pass through a running normaliser stored with the weights.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
-from matrl.learners.distributions import CategoricalHead
+from matrl.envs.spec import ActionSpec
+from matrl.learners.distributions import CategoricalHead, GaussianHead
 from matrl.learners.networks import BatchedMLP
+from matrl.learners.normalization import RunningObsNorm
 
 
 class PolicyHead(Protocol):
@@ -24,6 +28,10 @@ class PolicyHead(Protocol):
     def entropy(self, params: torch.Tensor) -> torch.Tensor: ...
 
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor: ...
+
+    def env_action(self, actions: np.ndarray) -> np.ndarray: ...
 
 
 class Evaluation(NamedTuple):
@@ -41,31 +49,55 @@ class ActorCritic(nn.Module):
         self,
         num_agents: int,
         obs_dim: int,
-        n_actions: int,
+        n_actions: int | ActionSpec,
         hidden: Sequence[int] = (128, 128),
         head: PolicyHead | None = None,
+        *,
+        obs_norm: bool = False,
+        log_std_init: float = -0.5,
+        action_bounds: str = "clip",
     ) -> None:
+        """``n_actions`` is a number of discrete actions or an `ActionSpec` (discrete or continuous)."""
         super().__init__()
+        spec = ActionSpec.discrete(n_actions) if isinstance(n_actions, int) else n_actions
         self.num_agents = num_agents
-        # Small final policy gain: near-uniform initial policies, the usual PPO choice.
-        self.policy = BatchedMLP(num_agents, obs_dim, n_actions, hidden, output_gain=0.01)
+        self.spec = spec
+        out = spec.n if not spec.continuous else spec.dim
+        # Small final policy gain: near-uniform initial policies (or means near 0), the usual PPO choice.
+        self.policy = BatchedMLP(num_agents, obs_dim, out, hidden, output_gain=0.01)
         self.value = BatchedMLP(num_agents, obs_dim, 1, hidden, output_gain=1.0)
-        self.head: PolicyHead = head if head is not None else CategoricalHead()
+        self.log_std: nn.Parameter | None = None
+        if spec.continuous:
+            self.log_std = nn.Parameter(torch.full((num_agents, 1, spec.dim), float(log_std_init)))
+        self.obs_norm = RunningObsNorm(num_agents, obs_dim) if obs_norm else None
+        if head is None:
+            head = GaussianHead(spec, action_bounds) if spec.continuous else CategoricalHead()
+        self.head: PolicyHead = head
+
+    def _inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs if self.obs_norm is None else self.obs_norm(obs)
+
+    def _params(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.policy(x)
+        if self.log_std is not None:
+            out = torch.cat([out, self.log_std.expand_as(out)], dim=-1)
+        return out
 
     def distribution_params(self, obs: torch.Tensor) -> torch.Tensor:
-        """``obs`` (A, B, obs_dim) -> distribution parameters (A, B, P) (logits for discrete actions)."""
-        out: torch.Tensor = self.policy(obs)
-        return out
+        """``obs`` (A, B, obs_dim) -> distribution parameters (A, B, P): logits, or means and log-stds."""
+        return self._params(self._inputs(obs))
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         """V(o) of each agent, shape (A, B)."""
-        out: torch.Tensor = self.value(obs)
+        out: torch.Tensor = self.value(self._inputs(obs))
         return out.squeeze(-1)
 
     def evaluate(self, obs: torch.Tensor, actions: torch.Tensor) -> Evaluation:
         """Log-probabilities and entropies of ``actions`` and values, differentiable."""
-        params = self.distribution_params(obs)
-        return Evaluation(self.head.log_prob(params, actions), self.head.entropy(params), self.values(obs))
+        x = self._inputs(obs)
+        params = self._params(x)
+        values: torch.Tensor = self.value(x)
+        return Evaluation(self.head.log_prob(params, actions), self.head.entropy(params), values.squeeze(-1))
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of ``actions`` (A, B), without the value network."""

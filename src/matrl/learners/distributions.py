@@ -1,8 +1,28 @@
-"""Policy heads and the MATRL policy mixture, kept separate so that continuous heads can plug in later."""
+"""Policy heads (categorical, Gaussian) and the MATRL policy mixture pibar = rho pi + (1 - rho) pihat.
+
+A head turns network outputs (A, B, P) into log-probabilities, entropies and samples; the learner never looks
+at the action type. Stored actions are what the head scores; `env_action` maps them to what the environment
+receives (identity for discrete actions, clipping or squashing into the bounds for continuous ones).
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Protocol
+
+import numpy as np
 import torch
+from torch import nn
+
+from matrl.envs.spec import ActionSpec
+
+#: How continuous actions are kept inside their bounds.
+ACTION_BOUNDS: tuple[str, ...] = ("clip", "tanh")
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class PolicyHeadLike(Protocol):
+    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
 
 class CategoricalHead:
@@ -26,6 +46,107 @@ class CategoricalHead:
         probs = torch.softmax(logits, dim=-1)
         flat = probs.reshape(-1, probs.shape[-1])
         return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+
+    @staticmethod
+    def mode(logits: torch.Tensor) -> torch.Tensor:
+        """The most likely action, for greedy evaluation; shape (A, B)."""
+        return logits.argmax(-1)
+
+    @staticmethod
+    def env_action(actions: np.ndarray) -> np.ndarray:
+        """Discrete actions go to the environment as they are."""
+        return actions
+
+
+class GaussianHead:
+    """Continuous actions: a diagonal Gaussian per agent over (padded) action vectors.
+
+    Distribution parameters are (A, B, 2 * dim): the means, then the log standard deviations. The networks
+    make the log-std a learned per-agent vector that does not depend on the state (as the original code and
+    most PPO implementations do), but the head accepts any.
+
+    Action bounds, ``bounds``:
+      * ``"clip"``: actions are unbounded Gaussian samples, stored and scored as such; only the copy sent to
+        the environment is clipped (`env_action`). Log-probabilities are the plain Gaussian's, which is what
+        the importance ratios of the learner need (the clipped action has a point mass at the bounds, but
+        the learner never scores it).
+      * ``"tanh"``: the stored action is the pre-squash sample u; the environment gets
+        low + (tanh(u) + 1) / 2 * (high - low), and `log_prob` is the exact density of that squashed action
+        (Gaussian log-density minus log |d a / d u|). Its entropy is reported for the pre-squash Gaussian,
+        which has no closed form after squashing.
+
+    Padding entries (``mask`` False) are sampled but contribute nothing to log-probabilities or entropies.
+    """
+
+    def __init__(self, spec: ActionSpec, bounds: str = "clip") -> None:
+        if not spec.continuous:
+            raise ValueError("GaussianHead needs a continuous (box) action spec")
+        if bounds not in ACTION_BOUNDS:
+            raise ValueError(f"bounds={bounds!r} is not allowed; expected one of {ACTION_BOUNDS}")
+        self.bounds = bounds
+        self.dim = spec.dim
+        self.low = spec.low.astype(np.float32)[:, None, :]
+        self.high = spec.high.astype(np.float32)[:, None, :]
+        self._mask = torch.as_tensor(spec.mask, dtype=torch.float32)[:, None, :]
+        half_range = (spec.high - spec.low).astype(np.float64) / 2.0
+        self._log_half_range = torch.as_tensor(np.log(half_range), dtype=torch.float32)[:, None, :]
+
+    def split(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A, B, 2 * dim) -> means and log-stds, each (A, B, dim)."""
+        mean, log_std = params.split(self.dim, dim=-1)
+        return mean, log_std
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Log-density of stored actions (A, B, dim); shape (A, B)."""
+        mean, log_std = self.split(params)
+        z = (actions - mean) * torch.exp(-log_std)
+        per_dim = -0.5 * z.square() - log_std - _HALF_LOG_2PI
+        if self.bounds == "tanh":
+            # log |da/du| = log(half_range) + log(1 - tanh(u)^2), the latter written without cancellation.
+            log_one_minus_tanh2 = 2.0 * (math.log(2.0) - actions - nn.functional.softplus(-2.0 * actions))
+            per_dim = per_dim - self._log_half_range - log_one_minus_tanh2
+        return (per_dim * self._mask).sum(-1)
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        """Entropy of the (pre-squash) Gaussian over the real action entries; shape (A, B)."""
+        _, log_std = self.split(params)
+        return ((log_std + 0.5 + _HALF_LOG_2PI) * self._mask).sum(-1)
+
+    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """mean + std * N(0, 1), drawn with an explicit generator; shape (A, B, dim)."""
+        mean, log_std = self.split(params)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        return mean + torch.exp(log_std) * noise
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor:
+        """The most likely stored action (the mean), for greedy evaluation."""
+        return self.split(params)[0]
+
+    def env_action(self, actions: np.ndarray) -> np.ndarray:
+        """Stored actions (E, A, dim) -> what the environment receives, inside each agent's bounds."""
+        low, high = self.low.transpose(1, 0, 2), self.high.transpose(1, 0, 2)  # (1, A, dim)
+        if self.bounds == "tanh":
+            return low + (np.tanh(actions) + 1.0) * 0.5 * (high - low)
+        return np.clip(actions, low, high)
+
+
+def sample_mixture(
+    head: PolicyHeadLike,
+    params_current: torch.Tensor,
+    params_predicted: torch.Tensor,
+    rho: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Exact draws from pibar = rho * pi + (1 - rho) * pihat: pick the component per sample, then sample it.
+
+    ``rho`` (A,) is each agent's probability of its current policy. Works for any head.
+    """
+    from_current = head.sample(params_current, generator)
+    from_predicted = head.sample(params_predicted, generator)
+    batch = params_current.shape[:2]
+    keep = torch.rand(batch, generator=generator) < rho.to(torch.float32).reshape(-1, 1)
+    keep = keep.reshape(*batch, *([1] * (from_current.dim() - 2)))
+    return torch.where(keep, from_current, from_predicted)
 
 
 def mixture_log_prob(

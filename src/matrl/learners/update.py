@@ -41,6 +41,7 @@ class LossWeights:
     entropy_coef: float
     kl_coef: float
     value_clip: float | None
+    policy_coef: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,10 @@ def agent_losses(
     kl = ppo.approx_kl(logp, logp_old)
     mean_entropy = entropy.mean(-1)
     total = (
-        policy_loss + weights.value_coef * v_loss - weights.entropy_coef * mean_entropy + weights.kl_coef * kl
+        weights.policy_coef * policy_loss
+        + weights.value_coef * v_loss
+        - weights.entropy_coef * mean_entropy
+        + weights.kl_coef * kl
     )
     parts = {
         "policy_loss": policy_loss,
@@ -110,7 +114,7 @@ def ppo_update(
     Raises:
         FloatingPointError: a loss became NaN or infinite (names the phase and the agent).
     """
-    num_agents, size = batch.actions.shape
+    num_agents, size = batch.actions.shape[:2]
     active = torch.ones(num_agents, dtype=torch.bool)
     steps = torch.zeros(num_agents, dtype=torch.long)
     frozen_state: list[tuple[torch.Tensor, ...]] | None = None

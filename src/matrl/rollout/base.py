@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-#: obs (E, A, obs_dim) float32 -> (actions (E, A) int64, log-probs (E, A) float32, values (E, A) float32).
-ActFn = Callable[[NDArray[np.float32]], tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]]
+from matrl.envs.spec import ActionSpec
+
+#: obs (E, A, obs_dim) float32 -> (actions (E, A) int64 or (E, A, dim) float32, log-probs (E, A) float32,
+#: values (E, A) float32).
+ActFn = Callable[[NDArray[np.float32]], tuple[NDArray[Any], NDArray[np.float32], NDArray[np.float32]]]
+#: Stored actions (E, A, ...) -> the actions the environment receives (e.g. clipped into the bounds).
+EnvActionFn = Callable[[NDArray[Any]], NDArray[Any]]
 
 
 @dataclass
@@ -24,8 +29,8 @@ class Batch:
 
     obs: NDArray[np.float32]
     """(T, E, A, obs_dim) observation each action was chosen from."""
-    actions: NDArray[np.int64]
-    """(T, E, A)"""
+    actions: NDArray[Any]
+    """(T, E, A) int64 discrete actions or (T, E, A, dim) float32 continuous ones, as the policy drew them."""
     logp: NDArray[np.float32]
     """(T, E, A) log-probability of the action under the behaviour (current) policy."""
     values: NDArray[np.float32]
@@ -56,9 +61,10 @@ class Collector(Protocol):
     n_agents: int
     obs_dim: int
     n_actions: int
+    action_spec: ActionSpec
 
-    def collect(self, act: ActFn, steps_per_env: int) -> Batch:
-        """Step every copy ``steps_per_env`` times; episodes continue across calls."""
+    def collect(self, act: ActFn, steps_per_env: int, to_env: EnvActionFn | None = None) -> Batch:
+        """Step every copy ``steps_per_env`` times (the env gets ``to_env(actions)``); episodes run on."""
         ...
 
     def state_dict(self) -> dict[str, np.ndarray]:

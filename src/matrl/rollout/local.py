@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from matrl.envs import make_vector_env
-from matrl.rollout.base import ActFn, Batch
+from matrl.envs.spec import ActionSpec
+from matrl.rollout.base import ActFn, Batch, EnvActionFn
 
 
 class LocalCollector:
@@ -24,7 +25,15 @@ class LocalCollector:
         self.n_agents = self.core.n_agents
         self.obs_dim = self.core.obs_dim
         self.n_actions = self.core.n_actions
+        spec = getattr(self.core, "action_spec", None)
+        self.action_spec: ActionSpec = spec if spec is not None else ActionSpec.discrete(self.n_actions)
         self._obs = self.core.reset()
+
+    def close(self) -> None:
+        """Release the environment (worker processes, simulators)."""
+        close = getattr(self.core, "close", None)
+        if close is not None:
+            close()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Env state and pending observations, so that a resumed run continues the same episodes."""
@@ -37,14 +46,15 @@ class LocalCollector:
         self.core.load_state_dict({k[4:]: np.asarray(v) for k, v in state.items() if k.startswith("env.")})
         self._obs = np.asarray(state["obs"], dtype=np.float32).copy()
 
-    def collect(self, act: ActFn, steps_per_env: int) -> Batch:
-        """Step every copy ``steps_per_env`` times with actions from ``act``."""
+    def collect(self, act: ActFn, steps_per_env: int, to_env: EnvActionFn | None = None) -> Batch:
+        """Step every copy ``steps_per_env`` times with actions from ``act`` (sent as ``to_env(actions)``)."""
         if steps_per_env < 1:
             raise ValueError(f"steps_per_env must be >= 1, got {steps_per_env}")
         shape = (steps_per_env, self.num_envs, self.n_agents)
         obs = np.empty((*shape, self.obs_dim), dtype=np.float32)
         next_obs = np.empty_like(obs)
-        actions = np.empty(shape, dtype=np.int64)
+        spec = self.action_spec
+        actions = np.empty((*shape, *spec.action_shape), dtype=np.float32 if spec.continuous else np.int64)
         logp = np.empty(shape, dtype=np.float32)
         values = np.empty(shape, dtype=np.float32)
         rewards = np.empty(shape, dtype=np.float32)
@@ -55,7 +65,7 @@ class LocalCollector:
         for t in range(steps_per_env):
             obs[t] = self._obs
             actions[t], logp[t], values[t] = act(self._obs)
-            result = self.core.step(actions[t])
+            result = self.core.step(actions[t] if to_env is None else to_env(actions[t]))
             rewards[t] = result.rewards
             next_obs[t] = result.final_obs
             terminated[t] = result.terminated.all(axis=1)
