@@ -1,7 +1,7 @@
 """Training speed with the paper presets: MATRL and its ablations, interleaved in one process.
 
 For each environment (default checkers_v0) and torch thread count (default 1), builds one learner per
-algorithm (matrl, il, il-pp, matrl-nobr) from ``preset(env)`` with seed 0 and an in-process collector, runs
+algorithm (matrl, il, il-pp, matrl-nobr) from ``preset(env)`` with seed 0 and `make_collector`, runs
 one untimed warm-up iteration of each, then times ``--iterations`` iterations round-robin (iteration k of
 every algorithm before iteration k + 1), so that machine noise hits all of them alike. Reports env steps/s,
 seconds per iteration, each phase's share of the iteration time, MATRL's own share (meta-game + Nash +
@@ -160,11 +160,13 @@ def targets(timings: list[Timing]) -> list[str]:
     return out
 
 
-def describe_preset(env: str) -> str:
+def describe_preset(env: str, env_workers: int | None = None) -> str:
     """One Markdown bullet with the preset settings that set the cost of an iteration."""
     c = preset(env)
+    workers = c.env_workers if env_workers is None else env_workers
+    where = "in process" if workers == 1 else f"{workers} env worker processes"
     return (
-        f"- `{env}`: batch {c.batch_size} = {c.num_envs} envs x {c.steps_per_env} steps, "
+        f"- `{env}`: batch {c.batch_size} = {c.num_envs} envs x {c.steps_per_env} steps ({where}), "
         f"PPO {c.ppo.update_iters} iters, BR {c.meta.br_iters} iters, hidden {c.hidden}, "
         f"Nash `{c.meta.nash_method}`, mixture `{c.meta.mixture}`\n"
     )
@@ -208,12 +210,12 @@ def main() -> None:
     if args.no_write:
         return
 
-    presets = "".join(describe_preset(env) for env in args.envs)
+    presets = "".join(describe_preset(env, args.env_workers) for env in args.envs)
     command = shlex.join(["python", "benchmarks/train_speed.py", *sys.argv[1:]])
     doc = (
         "# Training speed\n\n"
-        "Wall time of `MATRL.iteration()` with the paper presets (`preset(env)`, seed 0, in-process\n"
-        "`LocalCollector`), for MATRL and its ablations on the same code path. One process: every\n"
+        "Wall time of `MATRL.iteration()` with the paper presets (`preset(env)`, seed 0, the collector\n"
+        "of `make_collector`), for MATRL and its ablations on the same code path. One process: every\n"
         "algorithm runs one untimed warm-up iteration, then the timed iterations run round-robin\n"
         "(iteration k of each algorithm before iteration k + 1) so that machine noise falls on all alike.\n"
         "env steps/s = batch size x iterations / summed iteration wall time; wall / IL compares the same\n"
