@@ -6,7 +6,8 @@ one env; (b) :class:`matrl.envs.mamujoco.MaMuJoCoCore` in this process with E = 
 in the action box and generated before timing; auto-resets are included. Prints a Markdown table and writes
 docs/benchmarks/mujoco_speed.md.
 
-    .venv/bin/python benchmarks/mujoco_speed.py [--steps 4000] [--repeats 3] [--out FILE | --no-write]
+    .venv/bin/python benchmarks/mujoco_speed.py [--steps 4000] [--repeats 3] [--note TEXT]
+        [--out FILE | --no-write]
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median reported)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "mujoco_speed.md")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write --out")
+    parser.add_argument("--note", default="", help="a line about the conditions, added to the results file")
     args = parser.parse_args()
     if args.steps < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be >= 1")
@@ -143,6 +145,8 @@ def main() -> None:
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {total:.0f} s in all\n"
         f"- Command: `{command}` (from the repository root, in the project venv)\n"
     )
+    if args.note:
+        doc += f"- Note: {args.note}\n"
     write_text_atomically(args.out, doc)
     print(f"wrote {args.out}")
 

@@ -13,6 +13,8 @@ library's local observations bit for bit (tests/envs/test_mamujoco.py); the othe
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -20,13 +22,17 @@ from typing import Any, Literal
 import mujoco
 import numpy as np
 from gymnasium import spaces
-from gymnasium_robotics.envs.multiagent_mujoco.mujoco_multi import MultiAgentMujocoEnv
-from gymnasium_robotics.envs.multiagent_mujoco.obsk import get_parts_and_edges
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from pettingzoo import ParallelEnv
 
 from matrl.envs.core import StepResult
 from matrl.envs.spec import ActionSpec
+
+# Importing gymnasium_robotics prints a notice about its Adroit envs' rewards to stderr on every start; it
+# has nothing to do with MaMuJoCo, so it is kept off our users' terminals.
+with contextlib.redirect_stderr(io.StringIO()):
+    from gymnasium_robotics.envs.multiagent_mujoco.mujoco_multi import MultiAgentMujocoEnv
+    from gymnasium_robotics.envs.multiagent_mujoco.obsk import get_parts_and_edges
 
 #: Scenarios and their ``agent_conf`` values (None: one agent controls everything), as gymnasium-robotics 1.4
 #: defines them. ManySegment* and CoupledHalfCheetah are left out: the former write their model file into the
