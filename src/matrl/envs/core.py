@@ -16,6 +16,8 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from matrl.envs.spec import ActionSpec
+
 #: Action ids shared by both games (ma-gym numbering).
 ACTION_NAMES: tuple[str, ...] = ("DOWN", "LEFT", "UP", "RIGHT", "NOOP")
 N_ACTIONS = len(ACTION_NAMES)
@@ -114,6 +116,7 @@ class VectorCore(ABC):
         self.num_envs = int(num_envs)
         self.n_agents = int(n_agents)
         self.n_actions = int(n_actions)
+        self.action_spec = ActionSpec.discrete(self.n_actions)
         #: How error messages describe the valid actions.
         self.allowed_actions = allowed_actions
         self.max_steps = int(max_steps)

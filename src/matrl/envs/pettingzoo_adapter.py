@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from pettingzoo import ParallelEnv
 
 from matrl.envs.core import StepResult, check_action_batch
+from matrl.envs.spec import ActionSpec
 
 
 class ParallelEnvVectorCore:
@@ -57,6 +58,7 @@ class ParallelEnvVectorCore:
                 theirs, ours = list(env.possible_agents), list(self.agent_ids)
                 raise ValueError(f"env copy {k} has possible_agents {theirs}, copy 0 has {ours}")
         self.n_actions, self.obs_dim = self._check_spaces(first)
+        self.action_spec = ActionSpec.discrete(self.n_actions)
         self.num_envs = len(self.envs)
         self.n_agents = len(self.agent_ids)
         self.env_id = str(first.metadata.get("name", type(first).__name__))

@@ -141,7 +141,7 @@ class SubprocessVectorCore:
     agent_ids: tuple[str, ...]
     obs_dim: int
     n_actions: int
-    action_spec: ActionSpec | None
+    action_spec: ActionSpec
     max_steps: int
     autoreset: bool
 
@@ -178,7 +178,6 @@ class SubprocessVectorCore:
         except BaseException:
             self.close()
             raise
-        self.action_spec = None
         for name, value in attributes.items():
             setattr(self, name, value)
 

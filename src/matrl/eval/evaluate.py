@@ -12,7 +12,6 @@ from matrl.algorithm import build_actor_critic
 from matrl.checkpoint import load_model
 from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
-from matrl.envs.spec import ActionSpec
 from matrl.learners.actor_critic import ActorCritic
 
 
@@ -47,8 +46,7 @@ def load_policy(path: Path) -> tuple[ActorCritic, TrainConfig, int, int]:
     tensors, config_dict, iteration, env_steps = load_model(path)
     config = TrainConfig.from_dict(config_dict)
     probe = make_vector_env(config.env, 1, **config.env_kwargs)
-    spec = getattr(probe, "action_spec", None) or ActionSpec.discrete(probe.n_actions)
-    net = build_actor_critic(config, probe.n_agents, probe.obs_dim, spec)
+    net = build_actor_critic(config, probe.n_agents, probe.obs_dim, probe.action_spec)
     if hasattr(probe, "close"):
         probe.close()
     try:

@@ -25,8 +25,7 @@ class LocalCollector:
         self.n_agents = self.core.n_agents
         self.obs_dim = self.core.obs_dim
         self.n_actions = self.core.n_actions
-        spec = getattr(self.core, "action_spec", None)
-        self.action_spec: ActionSpec = spec if spec is not None else ActionSpec.discrete(self.n_actions)
+        self.action_spec: ActionSpec = self.core.action_spec
         self._obs = self.core.reset()
 
     def close(self) -> None:
