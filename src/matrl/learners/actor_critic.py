@@ -8,30 +8,15 @@ action entry; observations can pass through a running normaliser stored with the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import nn
 
 from matrl.envs.spec import ActionSpec
-from matrl.learners.distributions import CategoricalHead, GaussianHead
+from matrl.learners.distributions import CategoricalHead, GaussianHead, PolicyHead
 from matrl.learners.networks import BatchedMLP
 from matrl.learners.normalization import RunningObsNorm
-
-
-class PolicyHead(Protocol):
-    """Distribution parameters (A, B, P) -> log-probabilities, entropies and samples, all shaped (A, B)."""
-
-    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor: ...
-
-    def entropy(self, params: torch.Tensor) -> torch.Tensor: ...
-
-    def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
-
-    def mode(self, params: torch.Tensor) -> torch.Tensor: ...
-
-    def env_action(self, actions: np.ndarray) -> np.ndarray: ...
 
 
 class Evaluation(NamedTuple):

@@ -21,8 +21,18 @@ ACTION_BOUNDS: tuple[str, ...] = ("clip", "tanh")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-class PolicyHeadLike(Protocol):
+class PolicyHead(Protocol):
+    """Distribution parameters (A, B, P) -> log-probabilities, entropies and samples, all shaped (A, B)."""
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor: ...
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor: ...
+
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor: ...
+
+    def env_action(self, actions: np.ndarray) -> np.ndarray: ...
 
 
 class CategoricalHead:
@@ -131,7 +141,7 @@ class GaussianHead:
 
 
 def sample_mixture(
-    head: PolicyHeadLike,
+    head: PolicyHead,
     params_current: torch.Tensor,
     params_predicted: torch.Tensor,
     rho: torch.Tensor,
