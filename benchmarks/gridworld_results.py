@@ -113,7 +113,8 @@ def report(out: Path, docs: Path, envs: list[str]) -> None:
     for env in envs:
         if not (out / env).exists():
             continue
-        runs = find_runs([out / env])
+        # Only finished runs: a run still training would drag its algorithm's curve and table down.
+        runs = [run for run in find_runs([out / env]) if run_status(run.path) == "done"]
         # MuJoCo agents share one team reward: report it once (return_0), as published MaMuJoCo results do.
         mujoco = env in MUJOCO_ENV_IDS
         metric, label = ("return_0", "team return") if mujoco else ("total_return", "total return")
