@@ -28,7 +28,8 @@ import torch
 
 from machine import describe_machine
 from matrl.algorithm import MATRL
-from matrl.config import ALGOS, preset
+from matrl.config import MATRL_ALGOS as ALGOS
+from matrl.config import preset
 from matrl.fileio import write_text_atomically
 from matrl.training import make_collector
 

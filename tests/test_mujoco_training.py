@@ -13,7 +13,7 @@ import torch
 
 from matrl import checkpoint
 from matrl.algorithm import MATRL
-from matrl.config import ALGOS, TrainConfig, preset
+from matrl.config import MATRL_ALGOS, TrainConfig, preset
 from matrl.eval.evaluate import evaluate
 from matrl.training import make_collector, train
 from test_training import final_weights, read_metrics
@@ -46,7 +46,7 @@ def test_hopper_preset_follows_paper_table_5() -> None:
     assert preset("ant_4x2").env == "ant_4x2"
 
 
-@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("algo", MATRL_ALGOS)
 def test_every_algorithm_runs_an_iteration_on_hopper(algo: str) -> None:
     config = tiny(algo)
     collector = make_collector(config)

@@ -67,6 +67,7 @@ def train(args: Sequence[str]) -> None:
     """Parse ``matrl train`` arguments (defaults from the --env preset or --from-config) and train."""
     scout = argparse.ArgumentParser(add_help=False)
     scout.add_argument("--env")
+    scout.add_argument("--algo")
     scout.add_argument("--from-config", "--from_config", dest="from_config")
     scout.add_argument("--env-kwargs", "--env_kwargs", dest="env_kwargs")
     known, _ = scout.parse_known_args(list(args))
@@ -74,9 +75,9 @@ def train(args: Sequence[str]) -> None:
     if known.from_config:
         base = TrainConfig.load(Path(known.from_config))
         if known.env and known.env != base.env:
-            base = dataclasses.replace(preset(known.env), **{"env": known.env})
+            base = dataclasses.replace(preset(known.env, known.algo), **{"env": known.env})
     else:
-        base = preset(known.env or TrainConfig.env)
+        base = preset(known.env or TrainConfig.env, known.algo)
     if known.env_kwargs is not None:
         base = dataclasses.replace(base, env_kwargs=_json_object("--env-kwargs", known.env_kwargs))
     command = tyro.cli(
@@ -127,7 +128,7 @@ def _json_object(flag: str, text: str) -> dict[str, object]:
 
 
 def _train_help() -> None:
-    """Train MATRL or an ablation (il, il-pp, matrl-nobr); see `matrl train --help`."""
+    """Train MATRL, an ablation (il, il-pp, matrl-nobr) or a baseline (vdn, qmix, qtran, maddpg)."""
 
 
 def evaluate(

@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-Algo = Literal["matrl", "il", "il-pp", "matrl-nobr"]
+Algo = Literal["matrl", "il", "il-pp", "matrl-nobr", "vdn", "qmix", "qtran", "maddpg"]
 MixtureMode = Literal["policy", "params"]
 NashMethod = Literal["exact", "cma", "replicator", "fictitious_play"]
 Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 ActionBounds = Literal["clip", "tanh"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
+#: MATRL and its ablations: one on-policy code path (`matrl.algorithm`).
+MATRL_ALGOS: tuple[str, ...] = ("matrl", "il", "il-pp", "matrl-nobr")
+#: Value-decomposition baselines for discrete actions (`matrl.baselines`).
+VALUE_ALGOS: tuple[str, ...] = ("vdn", "qmix", "qtran")
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,82 @@ class MetaConfig:
 
 
 @dataclass(frozen=True)
+class ValueConfig:
+    """VDN, QMIX and QTRAN (discrete actions). Defaults: paper Table 4 and PyMARL (docs/baselines.md)."""
+
+    lr: float = 0.0005
+    """Adam learning rate of the agent Q-networks and the mixer (PyMARL: 0.0005)."""
+    buffer_size: int = 100_000
+    """Replay capacity in transitions (oldest overwritten first)."""
+    batch_size: int = 256
+    """Transitions per gradient step."""
+    steps_per_update: int = 1
+    """Vector-env steps (each moves every env copy once) collected between gradient steps."""
+    warmup_steps: int = 5_000
+    """Env steps collected before the first gradient step."""
+    target_update_interval: int = 200
+    """Gradient steps between target-network copies (paper Table 4: 200)."""
+    double_q: bool = True
+    """Double-Q targets: the online nets pick the next action, the target nets evaluate it (Table 4)."""
+    epsilon_start: float = 1.0
+    """Initial epsilon of epsilon-greedy exploration."""
+    epsilon_end: float = 0.05
+    """Final epsilon."""
+    epsilon_anneal_steps: int = 50_000
+    """Env steps over which epsilon falls linearly (PyMARL: 50,000)."""
+    max_grad_norm: float = 10.0
+    """Clip the global gradient norm (PyMARL: 10)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    mixer_embed: int = 128
+    """QMIX mixing-network width (Table 4: 2 layers of 128)."""
+    qtran_opt_coef: float = 1.0
+    """QTRAN weight of L_opt (PyMARL: 1)."""
+    qtran_nopt_coef: float = 0.1
+    """QTRAN weight of L_nopt (PyMARL: 0.1)."""
+
+
+@dataclass(frozen=True)
+class MADDPGConfig:
+    """MADDPG (continuous actions). Defaults: paper Table 5 and the MADDPG code (docs/baselines.md)."""
+
+    hidden: tuple[int, ...] = (300, 300)
+    """Hidden widths of every actor and critic (Table 5: 2 x 300)."""
+    actor_lr: float = 0.001
+    """Adam learning rate of the actors (Table 5: 0.001)."""
+    critic_lr: float = 0.001
+    """Adam learning rate of the critics (Table 5: 0.001)."""
+    buffer_size: int = 1_000_000
+    """Replay capacity in transitions."""
+    batch_size: int = 100
+    """Transitions per gradient step (Table 5: 100)."""
+    update_every: int = 100
+    """Env steps between update rounds (Table 5: 100)."""
+    updates_per_round: int = 1
+    """Gradient steps per update round (the MADDPG code: 1)."""
+    warmup_steps: int = 10_000
+    """Env steps of uniform random actions before the first update (Table 5: 10,000)."""
+    tau: float = 0.01
+    """Polyak rate of the target networks (the MADDPG code: 0.01)."""
+    exploration_noise: float = 0.1
+    """Std of the Gaussian action noise, as a fraction of each action's half-range."""
+    max_grad_norm: float = 0.5
+    """Clip each network's gradient norm (the MADDPG code: 0.5)."""
+    action_reg: float = 0.001
+    """Weight of the actors' squared pre-activation penalty (the MADDPG code: 0.001)."""
+    gamma: float = 0.99
+    """Discount factor (Table 5: 0.99)."""
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """One training run: environment, algorithm, budget, learner and MATRL settings."""
 
     env: str = "checkers_v0"
     """Environment id (see `matrl envs`)."""
     algo: Algo = "matrl"
-    """matrl, or an ablation on the same code path: il (independent PPO), il-pp (rho = 0), matrl-nobr."""
+    """matrl, or an ablation on the same code path: il (independent PPO), il-pp (rho = 0), matrl-nobr; or a
+    baseline: vdn, qmix, qtran (discrete actions), maddpg (continuous)."""
     seed: int = 0
     """Seeds torch (init, sampling), numpy and the Nash selection."""
     total_steps: int = 400_000
@@ -98,6 +171,8 @@ class TrainConfig:
     """Hidden layer widths of every policy and value MLP (leaky ReLU)."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
+    maddpg: MADDPGConfig = field(default_factory=MADDPGConfig)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments of the environment constructor (JSON values)."""
     checkpoint_every: int = 10
@@ -183,7 +258,32 @@ class TrainConfig:
         ):
             options = get_args(allowed)
             _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")
+        self._validate_baselines()
         return self
+
+    def _validate_baselines(self) -> None:
+        v, d = self.value, self.maddpg
+        for name in ("lr", "max_grad_norm", "epsilon_anneal_steps", "mixer_embed"):
+            _check(getattr(v, name) > 0, f"value.{name}", getattr(v, name), "> 0")
+        for name in ("buffer_size", "batch_size", "steps_per_update", "target_update_interval"):
+            _check(getattr(v, name) >= 1, f"value.{name}", getattr(v, name), ">= 1")
+        _check(v.batch_size <= v.buffer_size, "value.batch_size", v.batch_size, "<= value.buffer_size")
+        _check(v.warmup_steps >= 0, "value.warmup_steps", v.warmup_steps, ">= 0")
+        for name in ("epsilon_start", "epsilon_end"):
+            _check(0 <= getattr(v, name) <= 1, f"value.{name}", getattr(v, name), "in [0, 1]")
+        for name in ("qtran_opt_coef", "qtran_nopt_coef"):
+            _check(getattr(v, name) >= 0, f"value.{name}", getattr(v, name), ">= 0")
+        _check(0 < v.gamma <= 1, "value.gamma", v.gamma, "in (0, 1]")
+        _check(len(d.hidden) >= 1 and all(h >= 1 for h in d.hidden), "maddpg.hidden", d.hidden, "widths >= 1")
+        for name in ("actor_lr", "critic_lr", "max_grad_norm"):
+            _check(getattr(d, name) > 0, f"maddpg.{name}", getattr(d, name), "> 0")
+        for name in ("buffer_size", "batch_size", "update_every", "updates_per_round"):
+            _check(getattr(d, name) >= 1, f"maddpg.{name}", getattr(d, name), ">= 1")
+        _check(d.batch_size <= d.buffer_size, "maddpg.batch_size", d.batch_size, "<= maddpg.buffer_size")
+        for name in ("warmup_steps", "exploration_noise", "action_reg"):
+            _check(getattr(d, name) >= 0, f"maddpg.{name}", getattr(d, name), ">= 0")
+        _check(0 < d.tau <= 1, "maddpg.tau", d.tau, "in (0, 1]")
+        _check(0 < d.gamma <= 1, "maddpg.gamma", d.gamma, "in (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -197,13 +297,20 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config keys {unknown}; allowed: {sorted(known)}")
-        for key, sub in (("ppo", PPOConfig), ("meta", MetaConfig)):
+        for key, sub in (
+            ("ppo", PPOConfig),
+            ("meta", MetaConfig),
+            ("value", ValueConfig),
+            ("maddpg", MADDPGConfig),
+        ):
             if key in data:
                 section = dict(data[key])
                 sub_known = {f.name for f in dataclasses.fields(sub)}
                 bad = sorted(set(section) - sub_known)
                 if bad:
                     raise ValueError(f"unknown config keys {key}.{bad}; allowed: {sorted(sub_known)}")
+                if "hidden" in section:
+                    section["hidden"] = tuple(section["hidden"])
                 data[key] = sub(**section)
         if "hidden" in data:
             data["hidden"] = tuple(data["hidden"])
@@ -254,6 +361,17 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
-def preset(env: str) -> TrainConfig:
-    """The paper's settings for ``env`` (the generic defaults for envs without a preset)."""
-    return PRESETS.get(env, TrainConfig(env=env))
+def preset(env: str, algo: str | None = None) -> TrainConfig:
+    """The paper's settings for ``env`` and ``algo`` (the generic defaults for envs without a preset).
+
+    MADDPG departs from the MuJoCo preset where its own settings say so: 4 env copies in this process (so an
+    update round every 100 env steps is 25 steps of each copy), no observation normalisation (the MADDPG code
+    has none).
+    """
+    base = PRESETS.get(env, TrainConfig(env=env))
+    if algo is None:
+        return base
+    base = dataclasses.replace(base, algo=algo)  # type: ignore[arg-type]
+    if algo == "maddpg":
+        base = dataclasses.replace(base, num_envs=4, env_workers=1, obs_norm=False)
+    return base

@@ -1,6 +1,7 @@
 """A training run on disk: config, versions, metrics, checkpoints, progress bar, resume.
 
-`algorithm.MATRL` knows nothing about files; this module owns the run directory:
+The learners (`algorithm.MATRL`, the `baselines`) know nothing about files; this module owns the run
+directory:
 
     DIR/config.json        the full TrainConfig (``--from-config`` replays it)
     DIR/versions.json      python, platform and package versions
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 
 from matrl import checkpoint
-from matrl.algorithm import MATRL
+from matrl.baselines import make_learner
 from matrl.config import TrainConfig
 from matrl.envs.registry import MUJOCO_ENV_IDS
 from matrl.fileio import write_text_atomically
@@ -109,7 +110,7 @@ def train(
     config.validate()
     torch.set_num_threads(config.threads)
     collector = make_collector(config)
-    learner = MATRL(config, collector)
+    learner = make_learner(config, collector)
     if state is not None:
         learner.load_state_dict(state["algorithm"])
         collector.load_state_dict(state["collector"])
@@ -143,7 +144,7 @@ def train(
     return out
 
 
-def save_checkpoint(out: Path, learner: MATRL, collector: Collector) -> None:
+def save_checkpoint(out: Path, learner: Any, collector: Collector) -> None:
     """Model weights for evaluation, then the full state for resume (each file atomic)."""
     config = learner.config.to_dict()
     checkpoint.save_model(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from matrl.algorithm import build_actor_critic
 from matrl.checkpoint import load_model
-from matrl.config import TrainConfig
+from matrl.config import VALUE_ALGOS, TrainConfig
 from matrl.envs import make_vector_env
 from matrl.learners.actor_critic import ActorCritic
 
@@ -41,19 +42,80 @@ class Evaluation:
         )
 
 
-def load_policy(path: Path) -> tuple[ActorCritic, TrainConfig, int, int]:
-    """The networks of a model checkpoint, rebuilt from the config stored beside the weights."""
+class Policy(Protocol):
+    """What evaluation needs of a checkpoint: env actions for observations (E, A, obs_dim)."""
+
+    def env_actions(self, obs: np.ndarray, greedy: bool, generator: torch.Generator) -> np.ndarray: ...
+
+
+class _ActorCriticPolicy:
+    """MATRL and its ablations: sample from (or take the mode of) each agent's policy."""
+
+    def __init__(self, net: ActorCritic) -> None:
+        self.net = net
+
+    def env_actions(self, obs: np.ndarray, greedy: bool, generator: torch.Generator) -> np.ndarray:
+        params = self.net.distribution_params(torch.from_numpy(obs).transpose(0, 1))
+        actions = self.net.head.mode(params) if greedy else self.net.head.sample(params, generator)
+        return np.asarray(self.net.head.env_action(actions.transpose(0, 1).numpy()))
+
+
+class _GreedyQPolicy:
+    """VDN, QMIX, QTRAN: each agent takes argmax_k Q_i(o_i, k) (their test-time policy, with or without
+    ``greedy``: exploration noise is a training device)."""
+
+    def __init__(self, agent_q: torch.nn.Module) -> None:
+        self.agent_q = agent_q
+
+    def env_actions(self, obs: np.ndarray, greedy: bool, generator: torch.Generator) -> np.ndarray:
+        return np.asarray(self.agent_q(torch.from_numpy(obs).transpose(0, 1)).argmax(-1).T.numpy())
+
+
+class _DeterministicActorPolicy:
+    """MADDPG: each agent's deterministic actor (exploration noise is a training device)."""
+
+    def __init__(self, actor: torch.nn.Module) -> None:
+        self.actor = actor
+
+    def env_actions(self, obs: np.ndarray, greedy: bool, generator: torch.Generator) -> np.ndarray:
+        return np.asarray(self.actor(torch.from_numpy(obs).transpose(0, 1)).transpose(0, 1).numpy())
+
+
+def load_policy(path: Path) -> tuple[Policy, TrainConfig, int, int]:
+    """The acting part of a model checkpoint, rebuilt from the config stored beside the weights."""
     tensors, config_dict, iteration, env_steps = load_model(path)
     config = TrainConfig.from_dict(config_dict)
     probe = make_vector_env(config.env, 1, **config.env_kwargs)
-    net = build_actor_critic(config, probe.n_agents, probe.obs_dim, probe.action_spec)
+    n_agents, obs_dim, spec = probe.n_agents, probe.obs_dim, probe.action_spec
     if hasattr(probe, "close"):
         probe.close()
+    net: torch.nn.Module
+    policy: Policy
+    if config.algo in VALUE_ALGOS:
+        from matrl.baselines.value_decomposition import build_q_agents
+
+        net = build_q_agents(config, n_agents, obs_dim, spec.n)
+        tensors = _section(tensors, "agent_q.")
+        policy = _GreedyQPolicy(net)
+    elif config.algo == "maddpg":
+        from matrl.baselines.maddpg import build_maddpg_actor
+
+        net = build_maddpg_actor(config, n_agents, obs_dim, spec)
+        tensors = _section(tensors, "actor.")
+        policy = _DeterministicActorPolicy(net)
+    else:
+        actor_critic = build_actor_critic(config, n_agents, obs_dim, spec)
+        net, policy = actor_critic, _ActorCriticPolicy(actor_critic)
     try:
         net.load_state_dict(tensors)
     except RuntimeError as err:
         raise ValueError(f"checkpoint {path} does not match its own config: {err}") from None
-    return net, config, iteration, env_steps
+    return policy, config, iteration, env_steps
+
+
+def _section(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of one sub-module, without its prefix."""
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 @torch.no_grad()
@@ -61,17 +123,14 @@ def evaluate(path: Path, episodes: int = 100, seed: int = 0, greedy: bool = Fals
     """Play ``episodes`` episodes (one per env copy, in parallel) with sampled (or greedy) actions."""
     if episodes < 1:
         raise ValueError(f"episodes={episodes} is not allowed; expected >= 1")
-    net, config, iteration, env_steps = load_policy(path)
+    policy, config, iteration, env_steps = load_policy(path)
     env = make_vector_env(config.env, episodes, **config.env_kwargs)
     generator = torch.Generator().manual_seed(seed)
     obs = env.reset()
     returns = np.zeros((episodes, env.n_agents))
     finished = np.zeros(episodes, dtype=bool)
     while not finished.all():
-        x = torch.from_numpy(obs).transpose(0, 1)
-        params = net.distribution_params(x)
-        actions = net.head.mode(params) if greedy else net.head.sample(params, generator)
-        result = env.step(net.head.env_action(actions.transpose(0, 1).numpy()))
+        result = env.step(policy.env_actions(obs, greedy, generator))
         newly = result.episode_over & ~finished
         returns[newly] = result.episode_return[newly]
         finished |= result.episode_over

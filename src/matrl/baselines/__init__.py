@@ -1,0 +1,31 @@
+"""Baselines the paper compares MATRL with, trained by the same harness (run directory, metrics, plots).
+
+- `vdn`, `qmix`, `qtran`: centralised value decomposition for discrete actions (grid worlds);
+- `maddpg`: centralised critics with deterministic actors for continuous actions (MaMuJoCo).
+
+`make_learner` picks the learner a config asks for, MATRL and its ablations included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matrl.config import MATRL_ALGOS, VALUE_ALGOS, TrainConfig
+from matrl.rollout.base import Collector
+
+
+def make_learner(config: TrainConfig, collector: Collector) -> Any:
+    """The learner for ``config.algo`` on ``collector``'s environment (imported only when used)."""
+    if config.algo in MATRL_ALGOS:
+        from matrl.algorithm import MATRL
+
+        return MATRL(config, collector)
+    if config.algo in VALUE_ALGOS:
+        from matrl.baselines.value_decomposition import make_value_learner
+
+        return make_value_learner(config, collector)
+    if config.algo == "maddpg":
+        from matrl.baselines.maddpg import MADDPG
+
+        return MADDPG(config, collector)
+    raise ValueError(f"algo={config.algo!r} has no learner")
