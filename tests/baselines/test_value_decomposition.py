@@ -267,3 +267,11 @@ def test_one_line_errors() -> None:
         tiny("vdn", lr=0.0).validate()
     with pytest.raises(ValueError, match=r"value\.epsilon_end=1\.5"):
         tiny("vdn", epsilon_end=1.5).validate()
+
+
+def test_loss_columns_exist_from_the_first_row_even_during_warm_up(tmp_path: Path) -> None:
+    train(tiny("qtran", warmup_steps=100), tmp_path / "run", progress=False, tensorboard=False)
+    rows = read_metrics(tmp_path / "run")
+    assert math.isnan(float(rows[0]["loss"])) and math.isnan(float(rows[0]["qtran_nopt"]))
+    assert float(rows[0]["gradient_steps"]) == 0
+    assert math.isfinite(float(rows[-1]["loss"])) and math.isfinite(float(rows[-1]["qtran_nopt"]))

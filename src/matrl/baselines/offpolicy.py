@@ -41,6 +41,9 @@ class OffPolicyLearner(ABC):
     round_steps: int = 1
     #: Env steps stored before the first gradient step.
     warmup_steps: int = 0
+    #: Keys `train_round` returns: NaN columns until the first gradient step (metrics.csv takes its columns
+    #: from the first row, which warm-up may leave without any).
+    diagnostics: tuple[str, ...] = ()
 
     def __init__(self, config: TrainConfig, collector: Collector) -> None:
         self.config = config.validate()
@@ -121,6 +124,7 @@ class OffPolicyLearner(ABC):
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + value
         self.iteration_count += 1
+        result.metrics.update(dict.fromkeys(self.diagnostics, float("nan")))
         result.metrics.update({key: value / trained for key, value in sums.items()})
         result.metrics["gradient_steps"] = float(self.gradient_steps)
         result.metrics.update(episode_columns(returns, lengths, self.n_agents))

@@ -19,6 +19,8 @@ from matrl.learners.qtran import JointActionValue, StateValue, qtran_losses
 class QTRAN(ValueDecomposition):
     """QTRAN-base with 2 x 128 joint-action and state-value networks."""
 
+    extra_diagnostics = ("qtran_td", "qtran_opt", "qtran_nopt")
+
     def build_mixer(self) -> nn.Module:
         hidden = (self.config.value.mixer_embed,) * 2
         return nn.ModuleDict(

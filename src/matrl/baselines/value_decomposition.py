@@ -62,6 +62,9 @@ def build_q_agents(config: TrainConfig, n_agents: int, obs_dim: int, n_actions: 
 class ValueDecomposition(OffPolicyLearner):
     """Centralised training of decentralised greedy Q-agents through a joint value; subclasses join them."""
 
+    #: Diagnostics a method's `joint_loss` adds beyond ``q_tot_mean``.
+    extra_diagnostics: tuple[str, ...] = ()
+
     def __init__(self, config: TrainConfig, collector: Collector) -> None:
         super().__init__(config, collector)
         if self.spec.continuous:
@@ -70,6 +73,14 @@ class ValueDecomposition(OffPolicyLearner):
                 "use maddpg (or matrl/il) there"
             )
         v = config.value
+        self.diagnostics = (
+            "loss",
+            "q_taken_mean",
+            "grad_norm",
+            "epsilon",
+            "q_tot_mean",
+            *self.extra_diagnostics,
+        )
         self.round_steps = v.steps_per_update
         self.warmup_steps = max(v.warmup_steps, v.batch_size)
         self.check_round_fits()
