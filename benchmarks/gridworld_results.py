@@ -3,6 +3,8 @@
     python benchmarks/gridworld_results.py --envs checkers_v0 --jobs 2          # train what is missing
     python benchmarks/gridworld_results.py --report-only                        # tables and plots only
     python benchmarks/gridworld_results.py --envs hopper_3x1 --train-args "--env-workers 1"   # MuJoCo
+    python benchmarks/gridworld_results.py --algos vdn qmix qtran --report-algos matrl il vdn qmix qtran \
+        --report-suffix _baselines                                              # the baselines
 
 Each run lives in ``OUT/ENV/ALGO/seed_S`` and is a normal `matrl train` run directory: a finished run is
 skipped, an interrupted one continues with ``--resume`` (bit-identically), so this script can be killed and
@@ -105,8 +107,11 @@ def train_all(
                 print(f"{name}: {state} in {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def report(out: Path, docs: Path, envs: list[str]) -> None:
-    """Curves and a summary table of every finished run under ``out``."""
+def report(
+    out: Path, docs: Path, envs: list[str], algos: list[str] | None = None, suffix: str = ""
+) -> None:
+    """Curves and a summary table of every finished run under ``out`` (of ``algos`` only, if given), written
+    to ``docs/ENV{suffix}.png`` and ``.md``."""
     from matrl.eval.curves import MovingAverage, find_runs, format_markdown, plot_curves, summary_table
 
     docs.mkdir(parents=True, exist_ok=True)
@@ -115,12 +120,14 @@ def report(out: Path, docs: Path, envs: list[str]) -> None:
             continue
         # Only finished runs: a run still training would drag its algorithm's curve and table down.
         runs = [run for run in find_runs([out / env]) if run_status(run.path) == "done"]
+        if algos is not None:
+            runs = [run for run in runs if run.algo in algos]
         # MuJoCo agents share one team reward: report it once (return_0), as published MaMuJoCo results do.
         mujoco = env in MUJOCO_ENV_IDS
         metric, label = ("return_0", "team return") if mujoco else ("total_return", "total return")
         plot_curves(
             runs,
-            docs / f"{env}.png",
+            docs / f"{env}{suffix}.png",
             metric=metric,
             smooth=MovingAverage(5),
             title=f"{env}: {label} (mean and std over seeds)",
@@ -128,7 +135,7 @@ def report(out: Path, docs: Path, envs: list[str]) -> None:
         budget = preset(env).total_steps
         rows = summary_table(runs, metric=metric, at_steps=None)
         table = format_markdown(rows)
-        (docs / f"{env}.md").write_text(
+        (docs / f"{env}{suffix}.md").write_text(
             f"Final {label} (mean of the last 10% of iterations; budget {budget} env steps):\n\n{table}\n"
         )
         print(table)
@@ -147,6 +154,8 @@ def main() -> None:
     parser.add_argument("--total-steps", type=int, default=None, help="override the presets' budgets")
     parser.add_argument("--train-args", default="", help="extra `matrl train` flags for fresh runs")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--report-algos", nargs="+", default=None, help="report only these (default: all)")
+    parser.add_argument("--report-suffix", default="", help="file-name suffix of the report, e.g. _baselines")
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
     if not args.report_only:
@@ -160,7 +169,7 @@ def main() -> None:
             tuple(shlex.split(args.train_args)),
         )
     if not args.no_report:
-        report(args.out, args.docs, args.envs)
+        report(args.out, args.docs, args.envs, args.report_algos, args.report_suffix)
 
 
 if __name__ == "__main__":
