@@ -107,9 +107,7 @@ def train_all(
                 print(f"{name}: {state} in {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def report(
-    out: Path, docs: Path, envs: list[str], algos: list[str] | None = None, suffix: str = ""
-) -> None:
+def report(out: Path, docs: Path, envs: list[str], algos: list[str] | None = None, suffix: str = "") -> None:
     """Curves and a summary table of every finished run under ``out`` (of ``algos`` only, if given), written
     to ``docs/ENV{suffix}.png`` and ``.md``."""
     from matrl.eval.curves import MovingAverage, find_runs, format_markdown, plot_curves, summary_table
