@@ -107,7 +107,14 @@ def train_all(
                 print(f"{name}: {state} in {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def report(out: Path, docs: Path, envs: list[str], algos: list[str] | None = None, suffix: str = "") -> None:
+def report(
+    out: Path,
+    docs: Path,
+    envs: list[str],
+    algos: list[str] | None = None,
+    suffix: str = "",
+    at_steps: tuple[int, ...] = (),
+) -> None:
     """Curves and a summary table of every finished run under ``out`` (of ``algos`` only, if given), written
     to ``docs/ENV{suffix}.png`` and ``.md``."""
     from matrl.eval.curves import MovingAverage, find_runs, format_markdown, plot_curves, summary_table
@@ -133,6 +140,8 @@ def report(out: Path, docs: Path, envs: list[str], algos: list[str] | None = Non
         budget = preset(env).total_steps
         rows = summary_table(runs, metric=metric, at_steps=None)
         table = format_markdown(rows)
+        for steps in at_steps:
+            table += "\n\n" + format_markdown(summary_table(runs, metric=metric, at_steps=steps))
         (docs / f"{env}{suffix}.md").write_text(
             f"Final {label} (mean of the last 10% of iterations; budget {budget} env steps):\n\n{table}\n"
         )
@@ -154,6 +163,9 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--report-algos", nargs="+", default=None, help="report only these (default: all)")
     parser.add_argument("--report-suffix", default="", help="file-name suffix of the report, e.g. _baselines")
+    parser.add_argument(
+        "--report-at", nargs="*", type=int, default=[], help="also tabulate at these env steps"
+    )
     parser.add_argument("--no-report", action="store_true")
     args = parser.parse_args()
     if not args.report_only:
@@ -167,7 +179,7 @@ def main() -> None:
             tuple(shlex.split(args.train_args)),
         )
     if not args.no_report:
-        report(args.out, args.docs, args.envs, args.report_algos, args.report_suffix)
+        report(args.out, args.docs, args.envs, args.report_algos, args.report_suffix, tuple(args.report_at))
 
 
 if __name__ == "__main__":
