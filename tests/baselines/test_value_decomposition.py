@@ -220,6 +220,18 @@ def test_learns_the_team_optimum_of_a_one_shot_prisoners_dilemma(algo: str) -> N
         learner.iteration()
     obs = np.ones((1, 2, 1), dtype=np.float32)
     np.testing.assert_array_equal(learner.greedy_actions(obs), [[0, 0]])
+    # The learned joint value fits the team payoffs of all four joint actions (a one-shot game: Q = r).
+    joint = torch.tensor([[0, 0, 1, 1], [0, 1, 0, 1]])
+    state = torch.ones(4, 2)
+    with torch.no_grad():
+        q_taken = learner.agent_q(torch.ones(2, 4, 1)).gather(-1, joint.unsqueeze(-1)).squeeze(-1)
+        if algo == "vdn":
+            q_tot = q_taken.sum(0)
+        elif algo == "qmix":
+            q_tot = learner.mixer(q_taken, state)
+        else:
+            q_tot = learner.mixer["joint"](state, joint)
+    np.testing.assert_allclose(q_tot.numpy(), [6.0, 5.0, 5.0, 4.0], atol=0.3)
 
 
 @pytest.mark.parametrize("algo", VALUE_ALGOS)
