@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,7 @@ from matrl.envs.spec import ActionSpec
 from matrl.gametheory.metagame import estimate_meta_game
 from matrl.gametheory.solver import SolverStats, solve
 from matrl.learners.actor_critic import ActorCritic, interpolate_parameters
+from matrl.learners.conv import ConvTorso
 from matrl.learners.distributions import mixture_log_prob
 from matrl.learners.gae import gae
 from matrl.learners.ppo import explained_variance, normalize_advantages
@@ -59,7 +60,13 @@ class MATRL:
         self.collector = collector
         self.n_agents = collector.n_agents
         seed_everything(config.seed)
-        self.net = build_actor_critic(config, self.n_agents, collector.obs_dim, collector.action_spec)
+        self.net = build_actor_critic(
+            config,
+            self.n_agents,
+            collector.obs_dim,
+            collector.action_spec,
+            obs_shape=getattr(collector, "obs_shape", None),
+        )
         self.predict_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.ppo.lr)
         self.br_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.meta.br_lr)
         # Separate streams: action sampling, minibatch order, equilibrium selection.
@@ -128,7 +135,11 @@ class MATRL:
         return self.collector.collect(act, self.config.steps_per_env, to_env=self.net.head.env_action)
 
     def prepare(self, batch: Batch) -> Samples:
-        """GAE advantages and value targets, flattened to the learner layout (A, T * E)."""
+        """GAE advantages and value targets, flattened to the learner layout (A, T * E).
+
+        Observations keep the env's dtype: Pong's uint8 pixels stay uint8 in `Samples` (a quarter of float32's
+        memory) and the CNN converts each forward pass's share to float32.
+        """
         p = self.config.ppo
         t, e, a = batch.actions.shape[:3]
         next_obs = torch.from_numpy(batch.next_obs.reshape(t * e, a, -1)).transpose(0, 1)
@@ -170,6 +181,7 @@ class MATRL:
             max_grad_norm=p.max_grad_norm,
             generator=self.shuffler,
             phase="predicted-step",
+            grad_chunk=p.grad_chunk,
         )
 
     # ------------------------------------------------------------------ 3. meta-game
@@ -223,6 +235,7 @@ class MATRL:
             max_grad_norm=self.config.ppo.max_grad_norm,
             generator=self.shuffler,
             phase="best-response",
+            grad_chunk=self.config.ppo.grad_chunk,
         )
         return stats, weights
 
@@ -271,8 +284,28 @@ class MATRL:
         self.env_steps = int(state["env_steps"])
 
 
-def build_actor_critic(config: TrainConfig, n_agents: int, obs_dim: int, spec: ActionSpec) -> ActorCritic:
-    """The networks a config describes, for an environment with these agents, observations and actions."""
+def build_actor_critic(
+    config: TrainConfig,
+    n_agents: int,
+    obs_dim: int,
+    spec: ActionSpec,
+    obs_shape: Sequence[int] | None = None,
+) -> ActorCritic:
+    """The networks a config describes, for an environment with these agents, observations and actions.
+
+    ``obs_shape`` is the env's image shape (C, H, W), or None for flat observations; ``config.network``
+    ``auto`` builds CNNs exactly when it has rank 3.
+    """
+    image = obs_shape is not None and len(obs_shape) == 3
+    if config.network == "cnn" and not image:
+        raise ValueError(
+            f"network='cnn' needs image observations (C, H, W); {config.env} has flat observations of "
+            f"{obs_dim} values"
+        )
+    torso = None
+    if config.network == "cnn" or (config.network == "auto" and image):
+        c = config.cnn
+        torso = ConvTorso(tuple(c.channels), tuple(c.kernels), tuple(c.strides), c.activation)
     return ActorCritic(
         n_agents,
         obs_dim,
@@ -281,6 +314,8 @@ def build_actor_critic(config: TrainConfig, n_agents: int, obs_dim: int, spec: A
         obs_norm=config.obs_norm,
         log_std_init=config.log_std_init,
         action_bounds=config.action_bounds,
+        obs_shape=obs_shape,
+        torso=torso,
     )
 
 

@@ -179,10 +179,61 @@ def plot(
     print(f"wrote {path} ({len(found)} runs)")
 
 
+def crossplay(
+    run_a: tyro.conf.Positional[Path],
+    run_b: tyro.conf.Positional[Path],
+    episodes: int = 10,
+    out: Path = Path("crossplay"),
+    every: int = 1,
+    seed: int = 0,
+    greedy: bool = False,
+    max_steps: int | None = None,
+    both_seats: bool = False,
+    threads: int = 1,
+) -> None:
+    """Pit every checkpoint of run A against every checkpoint of run B (paper Fig. 6) in a two-player game.
+
+    Player 0 is A's agent-0 network, player 1 B's agent-1 network. Writes crossplay.csv (score matrix, rows
+    A's checkpoints), crossplay.png (heatmap), summary.json and summary.md (transitivity summary) to --out.
+
+    Args:
+        run_a: Run directory of A (its checkpoints/iter_*.safetensors).
+        run_b: Run directory of B (the same as A for self-play: MATRL vs MATRL).
+        episodes: Games per cell (played at once in as many env copies).
+        out: Output directory.
+        every: Keep every K-th checkpoint, counted back from the last.
+        seed: Seed of the action sampling and env resets (the same for every cell).
+        greedy: Take the most likely action instead of sampling.
+        max_steps: Cut episodes after this many steps (default: the env's own limit).
+        both_seats: Also play B's agent 0 against A's agent 1 and average (removes seat advantages).
+        threads: torch CPU threads.
+    """
+    import torch
+
+    from matrl.eval.crossplay import crossplay as run_crossplay
+    from matrl.eval.crossplay import format_markdown, write_outputs
+
+    torch.set_num_threads(threads)
+    result = run_crossplay(
+        run_a,
+        run_b,
+        episodes=episodes,
+        every=every,
+        seed=seed,
+        greedy=greedy,
+        max_steps=max_steps,
+        both_seats=both_seats,
+    )
+    paths = write_outputs(result, out)
+    print(format_markdown(result))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "train": _train_help,
     "evaluate": evaluate,
     "plot": plot,
+    "crossplay": crossplay,
     "matrix-games": run_study,
     "render": render,
     "envs": envs,

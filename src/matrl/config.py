@@ -20,6 +20,8 @@ MixtureMode = Literal["policy", "params"]
 NashMethod = Literal["exact", "cma", "replicator", "fictitious_play"]
 Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 ActionBounds = Literal["clip", "tanh"]
+Network = Literal["auto", "mlp", "cnn"]
+ConvActivation = Literal["leaky_relu", "relu", "none"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
 #: MATRL and its ablations: one on-policy code path (`matrl.algorithm`).
@@ -60,6 +62,24 @@ class PPOConfig:
     """Discount factor."""
     lam: float = 0.95
     """GAE lambda (the original code's hard-coded value)."""
+    grad_chunk: int | None = None
+    """Samples per forward/backward pass: a larger (mini)batch sums its gradient over chunks of this size (the
+    same gradient up to rounding, less memory; for CNNs). None: the whole minibatch in one pass."""
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Conv layers of the image networks (Pong; appendix E: three conv layers, VALID padding). The default is
+    the DQN torso; the paper read literally (and the original code) is channels 8 4 3, kernels 3 3 3."""
+
+    channels: tuple[int, ...] = (32, 64, 64)
+    """Filters of each conv layer."""
+    kernels: tuple[int, ...] = (8, 4, 3)
+    """Square kernel size of each conv layer."""
+    strides: tuple[int, ...] = (4, 2, 1)
+    """Stride of each conv layer."""
+    activation: ConvActivation = "leaky_relu"
+    """After each conv layer (``none``: linear convs, as in the original code)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +188,12 @@ class TrainConfig:
     num_envs: int = 16
     """Environment copies stepped together; must divide batch_size."""
     hidden: tuple[int, ...] = (128, 128)
-    """Hidden layer widths of every policy and value MLP (leaky ReLU)."""
+    """Hidden layer widths of every policy and value MLP (leaky ReLU); with a CNN, the fully connected layers
+    after the convs."""
+    network: Network = "auto"
+    """Policy and value networks: ``mlp``, ``cnn`` (per-agent conv layers, then ``hidden``), or ``auto``:
+    ``cnn`` for image observations (Pong), ``mlp`` otherwise."""
+    cnn: CNNConfig = field(default_factory=CNNConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     meta: MetaConfig = field(default_factory=MetaConfig)
     value: ValueConfig = field(default_factory=ValueConfig)
@@ -180,7 +205,7 @@ class TrainConfig:
     threads: int = 1
     """torch CPU threads (1 is fastest for these small networks; run seeds in parallel instead)."""
     env_workers: int = 1
-    """Processes stepping the env copies (MuJoCo ids only; 2 lets both cores of a laptop simulate)."""
+    """Processes stepping the env copies (MuJoCo and Pong ids only; 2 let both cores of a laptop simulate)."""
     obs_norm: bool = False
     """Standardise observations with running per-agent statistics (saved in checkpoints)."""
     reward_scale: float = 1.0
@@ -242,6 +267,25 @@ class TrainConfig:
         for name, value in (("ppo.target_kl", p.target_kl), ("ppo.value_clip", p.value_clip)):
             _check(value is None or value > 0, name, value, "> 0 or None")
         _check(p.max_grad_norm is None or p.max_grad_norm > 0, "ppo.max_grad_norm", p.max_grad_norm, "> 0")
+        _check(p.grad_chunk is None or p.grad_chunk >= 1, "ppo.grad_chunk", p.grad_chunk, ">= 1 or None")
+        _check(self.network in get_args(Network), "network", self.network, f"one of {get_args(Network)}")
+        c = self.cnn
+        _check(
+            len(c.channels) == len(c.kernels) == len(c.strides) >= 1,
+            "cnn.channels",
+            c.channels,
+            f"as many layers as cnn.kernels={c.kernels} and cnn.strides={c.strides} (at least one)",
+        )
+        for name in ("channels", "kernels", "strides"):
+            _check(all(v >= 1 for v in getattr(c, name)), f"cnn.{name}", getattr(c, name), "values >= 1")
+        options = get_args(ConvActivation)
+        _check(c.activation in options, "cnn.activation", c.activation, f"one of {options}")
+        _check(
+            not (self.obs_norm and self.network == "cnn"),
+            "obs_norm",
+            self.obs_norm,
+            "False with network='cnn' (pixels are scaled by 1/255)",
+        )
         _check(m.br_lr > 0, "meta.br_lr", m.br_lr, "> 0")
         _check(m.br_iters >= 1, "meta.br_iters", m.br_iters, ">= 1")
         _check(0 < m.br_importance_clip < 1, "meta.br_importance_clip", m.br_importance_clip, "in (0, 1)")
@@ -302,6 +346,7 @@ class TrainConfig:
             ("meta", MetaConfig),
             ("value", ValueConfig),
             ("maddpg", MADDPGConfig),
+            ("cnn", CNNConfig),
         ):
             if key in data:
                 section = dict(data[key])
@@ -309,8 +354,9 @@ class TrainConfig:
                 bad = sorted(set(section) - sub_known)
                 if bad:
                     raise ValueError(f"unknown config keys {key}.{bad}; allowed: {sorted(sub_known)}")
-                if "hidden" in section:
-                    section["hidden"] = tuple(section["hidden"])
+                for name in ("hidden", "channels", "kernels", "strides"):
+                    if name in section:
+                        section[name] = tuple(section[name])
                 data[key] = sub(**section)
         if "hidden" in data:
             data["hidden"] = tuple(data["hidden"])
@@ -348,6 +394,24 @@ _MUJOCO: dict[str, Any] = {
     "ppo": PPOConfig(policy_coef=100.0, value_coef=0.001, entropy_coef=0.05, kl_coef=0.01),
 }
 
+#: Paper appendix Table 6 (two-player Pong): batch 4000, lr and BR lr 0.002, 10 policy and 5 BR iterations,
+#: policy coefficient 10, value coefficient 0.1, entropy 0.05, KL 0.01, gamma 0.99, "3 layer CNN, 2 layer FC"
+#: (here the DQN torso and one hidden layer of 128, the original code's width, then the output layer). The
+#: table is silent on the rest (docs/pong.md): the budget (1M agent steps, 250 iterations) with a checkpoint
+#: every 25 (10 checkpoints, as in Fig. 6), 16 env copies, the DQN frame pipeline (provisional), and
+#: gradients summed over chunks of 1000 samples (memory).
+_PONG: dict[str, Any] = {
+    "total_steps": 1_000_000,
+    "batch_size": 4000,
+    "num_envs": 16,
+    "hidden": (128,),
+    "network": "cnn",
+    "checkpoint_every": 25,
+    "env_kwargs": {"preprocessing": "atari"},
+    "ppo": PPOConfig(policy_coef=10.0, value_coef=0.1, entropy_coef=0.05, kl_coef=0.01, grad_chunk=1000),
+    "meta": MetaConfig(br_lr=0.002, br_iters=5),
+}
+
 #: Paper appendix Table 3 (grid worlds); 400k steps for Checkers (the issue's budget), 1M for Switch
 #: (the original config's 500 epochs x 2000 steps).
 PRESETS: dict[str, TrainConfig] = {
@@ -358,6 +422,7 @@ PRESETS: dict[str, TrainConfig] = {
     "matrix_v0": TrainConfig(env="matrix_v0", total_steps=20_000, batch_size=200, num_envs=8, hidden=(32,)),
     "hopper_3x1": TrainConfig(env="hopper_3x1", **_MUJOCO),
     "ant_4x2": TrainConfig(env="ant_4x2", **_MUJOCO),
+    "pong_v3": TrainConfig(env="pong_v3", **_PONG),
 }
 
 

@@ -25,11 +25,14 @@ import torch
 from matrl import checkpoint
 from matrl.baselines import make_learner
 from matrl.config import TrainConfig
-from matrl.envs.registry import MUJOCO_ENV_IDS
+from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
 from matrl.fileio import write_text_atomically
 from matrl.logging.metrics import MetricsLog
 from matrl.rollout.base import Collector
 from matrl.rollout.local import LocalCollector
+
+#: Envs whose copies can be stepped in worker processes (``env_workers``) and take a ``seed``.
+WORKER_ENV_IDS: tuple[str, ...] = (*MUJOCO_ENV_IDS, *PONG_ENV_IDS)
 
 _VERSIONED = (
     "matrl",
@@ -43,22 +46,25 @@ _VERSIONED = (
     "safetensors",
     "tyro",
     "cma",
+    "ale-py",
+    "multi-agent-ale-py",
 )
 
 
 def make_collector(config: TrainConfig) -> Collector:
     """The collection backend: in-process policy, env copies in this process or in ``env_workers`` ones.
 
-    MuJoCo copies are seeded from the run's seed (copy k gets seed + k); the grid worlds are deterministic.
+    MuJoCo and Pong copies are seeded from the run's seed (copy k gets seed + k; Pong uses it only for its
+    optional no-op starts); the grid worlds are deterministic.
     """
     kwargs = dict(config.env_kwargs)
-    if config.env in MUJOCO_ENV_IDS:
+    if config.env in WORKER_ENV_IDS:
         kwargs.setdefault("seed", config.seed)
         kwargs["num_workers"] = config.env_workers
     elif config.env_workers != 1:
         raise ValueError(
             f"env_workers={config.env_workers} is not allowed for {config.env}; worker processes are for "
-            f"the MuJoCo ids ({', '.join(MUJOCO_ENV_IDS)})"
+            f"the MuJoCo and Pong ids ({', '.join(WORKER_ENV_IDS)})"
         )
     return LocalCollector(config.env, config.num_envs, **kwargs)
 

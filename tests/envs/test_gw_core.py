@@ -155,7 +155,7 @@ def test_options_change_the_game() -> None:
 
 def test_registry() -> None:
     assert GRID_ENV_IDS == ("checkers_v0", "switch2_v0", "switch4_v0")
-    assert ENV_IDS == (*GRID_ENV_IDS, "matrix_v0", *MUJOCO_ENV_IDS)
+    assert ENV_IDS == (*GRID_ENV_IDS, "matrix_v0", *MUJOCO_ENV_IDS, "pong_v3")
     for env_id in (*GRID_ENV_IDS, "matrix_v0"):
         env = make_env(env_id)
         assert isinstance(env, GridParallelEnv)

@@ -14,7 +14,14 @@ from matrl.envs.core import GridCore, StepResult, VectorCore
 from matrl.envs.matrix import MatrixGameCore
 from matrl.envs.parallel import CoreParallelEnv, GridParallelEnv
 from matrl.envs.pettingzoo_adapter import ParallelEnvVectorCore
-from matrl.envs.registry import ENV_IDS, GRID_ENV_IDS, MUJOCO_ENV_IDS, make_env, make_vector_env
+from matrl.envs.registry import (
+    ENV_IDS,
+    GRID_ENV_IDS,
+    MUJOCO_ENV_IDS,
+    PONG_ENV_IDS,
+    make_env,
+    make_vector_env,
+)
 from matrl.envs.subprocess_core import SubprocessVectorCore
 from matrl.envs.switch import SwitchCore
 
@@ -25,6 +32,7 @@ __all__ = [
     "ENV_IDS",
     "GRID_ENV_IDS",
     "MUJOCO_ENV_IDS",
+    "PONG_ENV_IDS",
     "CheckersCore",
     "CoreParallelEnv",
     "GridCore",

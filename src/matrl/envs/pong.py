@@ -356,7 +356,7 @@ class PongCore:
             bad = (np.flatnonzero(self._over) + self.copy_offset).tolist()
             raise ValueError(f"episode is over in env copies {bad} (autoreset=False); call reset() first")
         act = check_action_batch(actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions)
-        joint = self._ale_actions[act]
+        joint = np.ascontiguousarray(self._ale_actions[act])  # rows handed to the emulator must be contiguous
         e, n, skip = self.num_envs, self.n_agents, self.frame_skip
         raw_rewards = np.zeros((e, n), dtype=np.int64)
         game_over = np.zeros(e, dtype=np.bool_)

@@ -16,9 +16,10 @@ from matrl.envs.switch import SwitchCore
 
 if TYPE_CHECKING:
     from matrl.envs.mamujoco import MaMuJoCoCore, MaMuJoCoParallelEnv
+    from matrl.envs.pong import PongCore, PongParallelEnv
 
-#: What ``make_vector_env`` returns: a numpy core, a MuJoCo core, or MuJoCo copies sharded over processes.
-AnyCore: TypeAlias = "VectorCore | MaMuJoCoCore | SubprocessVectorCore"
+#: What ``make_vector_env`` returns: a numpy core, a MuJoCo or Pong core, or copies sharded over processes.
+AnyCore: TypeAlias = "VectorCore | MaMuJoCoCore | PongCore | SubprocessVectorCore"
 
 # id -> core constructor with the ma-gym registration's defaults (reference section 2) bound.
 _GRID_CORES: dict[str, Callable[..., VectorCore]] = {
@@ -37,8 +38,10 @@ _MUJOCO: dict[str, tuple[str, str | None] | None] = {
 }
 #: The multi-agent MuJoCo ids (continuous actions; gymnasium-robotics is imported only when one is built).
 MUJOCO_ENV_IDS: tuple[str, ...] = tuple(_MUJOCO)
+#: Two-player Atari Pong (PettingZoo pong_v3; the emulator is imported only when one is built).
+PONG_ENV_IDS: tuple[str, ...] = ("pong_v3",)
 #: Known environment ids.
-ENV_IDS: tuple[str, ...] = (*_CORES, *MUJOCO_ENV_IDS)
+ENV_IDS: tuple[str, ...] = (*_CORES, *MUJOCO_ENV_IDS, *PONG_ENV_IDS)
 
 
 def _core_factory(env_id: str) -> Callable[..., VectorCore]:
@@ -68,7 +71,9 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
     (an (n, K, ..., K) array), ``episode_length``, ``terminate_at_end``, ``autoreset``, ``reward_dtype``.
     For the MuJoCo ids: those of :class:`matrl.envs.mamujoco.MaMuJoCoCore` (``observation``, ``agent_obsk``,
     ``max_steps``, ``seed``, ...; ``scenario`` and ``agent_conf`` for ``mamujoco``), and ``num_workers`` > 1
-    shards the copies over that many processes (:class:`SubprocessVectorCore`, same numbers).
+    shards the copies over that many processes (:class:`SubprocessVectorCore`, same numbers). For
+    ``pong_v3``: those of :class:`matrl.envs.pong.PongCore` (``preprocessing``, ``max_steps``, ``seed``,
+    ...), and ``num_workers`` as for MuJoCo.
     """
     if isinstance(env_id, str) and env_id in _MUJOCO:
         from matrl.envs.mamujoco import MaMuJoCoCore
@@ -77,16 +82,22 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
         if num_workers > 1:
             return SubprocessVectorCore(MaMuJoCoCore, num_envs, num_workers, **args)
         return MaMuJoCoCore(num_envs, **args)
+    if isinstance(env_id, str) and env_id in PONG_ENV_IDS:
+        from matrl.envs.pong import PongCore
+
+        if num_workers > 1:
+            return SubprocessVectorCore(PongCore, num_envs, num_workers, **kwargs)
+        return PongCore(num_envs, **kwargs)
     if num_workers != 1:
         raise ValueError(
-            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo"
+            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo and Pong"
         )
     return _core_factory(env_id)(num_envs=num_envs, **kwargs)
 
 
 def make_env(
     env_id: str, render_mode: str | None = None, **kwargs: Any
-) -> CoreParallelEnv | MaMuJoCoParallelEnv:
+) -> CoreParallelEnv | MaMuJoCoParallelEnv | PongParallelEnv:
     """PettingZoo ``ParallelEnv`` over one copy; kwargs as for :func:`make_vector_env` (not ``num_envs``)."""
     if isinstance(env_id, str) and env_id in _MUJOCO:
         from matrl.envs.mamujoco import MaMuJoCoParallelEnv
@@ -97,6 +108,10 @@ def make_env(
                 f"make_env sets {fixed} itself (one copy, no auto-reset, float64 rewards); drop them"
             )
         return MaMuJoCoParallelEnv(render_mode=render_mode, **_mujoco_args(env_id, kwargs))
+    if isinstance(env_id, str) and env_id in PONG_ENV_IDS:
+        from matrl.envs.pong import PongParallelEnv
+
+        return PongParallelEnv(render_mode=render_mode, **kwargs)
     factory = _core_factory(env_id)
     fixed = sorted(set(kwargs) & {"num_envs", "autoreset", "reward_dtype"})
     if fixed:

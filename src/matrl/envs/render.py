@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from matrl.envs.registry import GRID_ENV_IDS, make_env
 
-Policy = Callable[[Mapping[str, NDArray[np.float32]]], Mapping[str, int]]
+Policy = Callable[[Mapping[str, NDArray[Any]]], Mapping[str, int]]
 
 
 def record_episode(

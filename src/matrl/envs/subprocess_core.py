@@ -1,7 +1,7 @@
 """A batched core whose copies are sharded over worker processes, so that several simulators step at once.
 
-MuJoCo copies are stepped one after another in Python; with ``num_workers`` processes each steps its share of
-the copies while the others (and the parent, running the policy) do their work. Worker w builds
+MuJoCo and Pong copies are stepped one after another in Python; with ``num_workers`` processes each steps its
+share of the copies while the others (and the parent, running the policy) do their work. Worker w builds
 ``factory(num_envs=E_w, seed=seed + first_copy_of_w, **kwargs)``, so copy k always gets seed ``seed + k`` and
 every number is the same as the in-process core's whatever ``num_workers`` is. Messages are small pickled
 numpy arrays over pipes. Workers are started with "spawn" (the parent usually has torch loaded, and forking a
@@ -40,6 +40,8 @@ _ATTRIBUTES = (
     "obs_dims",
     "action_dims",
     "state_dim",
+    "obs_shape",
+    "obs_dtype",
 )
 
 

@@ -87,6 +87,7 @@ def load_policy(path: Path) -> tuple[Policy, TrainConfig, int, int]:
     config = TrainConfig.from_dict(config_dict)
     probe = make_vector_env(config.env, 1, **config.env_kwargs)
     n_agents, obs_dim, spec = probe.n_agents, probe.obs_dim, probe.action_spec
+    obs_shape = getattr(probe, "obs_shape", None)
     if hasattr(probe, "close"):
         probe.close()
     net: torch.nn.Module
@@ -104,7 +105,7 @@ def load_policy(path: Path) -> tuple[Policy, TrainConfig, int, int]:
         tensors = _section(tensors, "actor.")
         policy = _DeterministicActorPolicy(net)
     else:
-        actor_critic = build_actor_critic(config, n_agents, obs_dim, spec)
+        actor_critic = build_actor_critic(config, n_agents, obs_dim, spec, obs_shape=obs_shape)
         net, policy = actor_critic, _ActorCriticPolicy(actor_critic)
     try:
         net.load_state_dict(tensors)

@@ -2,11 +2,13 @@
 
 The policy head turns network outputs into a distribution (categorical or Gaussian), so the learner code
 never looks at the action type. Continuous policies add a learned, state-independent log-std per agent and
-action entry; observations can pass through a running normaliser stored with the weights.
+action entry; observations can pass through a running normaliser stored with the weights. Image observations
+(``torso`` given) go through per-agent CNNs instead of MLPs (`matrl.learners.conv`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from matrl.envs.spec import ActionSpec
+from matrl.learners.conv import BatchedCNN, ConvTorso
 from matrl.learners.distributions import CategoricalHead, GaussianHead, PolicyHead
 from matrl.learners.networks import BatchedMLP
 from matrl.learners.normalization import RunningObsNorm
@@ -28,7 +31,12 @@ class Evaluation(NamedTuple):
 
 
 class ActorCritic(nn.Module):
-    """A policy MLP and a value MLP per agent (no parameter sharing), with a leading agent axis everywhere."""
+    """A policy MLP and a value MLP per agent (no parameter sharing), with a leading agent axis everywhere.
+
+    With ``torso`` (and ``obs_shape`` (C, H, W)) the policy and the value are each a CNN per agent: the conv
+    layers of ``torso``, then ``hidden`` fully connected layers. Policy and value keep separate conv layers,
+    as the original code's separate policy and value networks did.
+    """
 
     def __init__(
         self,
@@ -41,6 +49,8 @@ class ActorCritic(nn.Module):
         obs_norm: bool = False,
         log_std_init: float = -0.5,
         action_bounds: str = "clip",
+        obs_shape: Sequence[int] | None = None,
+        torso: ConvTorso | None = None,
     ) -> None:
         """``n_actions`` is a number of discrete actions or an `ActionSpec` (discrete or continuous)."""
         super().__init__()
@@ -49,8 +59,20 @@ class ActorCritic(nn.Module):
         self.spec = spec
         out = spec.n if not spec.continuous else spec.dim
         # Small final policy gain: near-uniform initial policies (or means near 0), the usual PPO choice.
-        self.policy = BatchedMLP(num_agents, obs_dim, out, hidden, output_gain=0.01)
-        self.value = BatchedMLP(num_agents, obs_dim, 1, hidden, output_gain=1.0)
+        self.policy: BatchedMLP | BatchedCNN
+        self.value: BatchedMLP | BatchedCNN
+        if torso is not None:
+            if obs_shape is None or math.prod(obs_shape) != obs_dim:
+                raise ValueError(
+                    f"a CNN needs obs_shape (C, H, W) with C*H*W = obs_dim={obs_dim}, got {obs_shape}"
+                )
+            if obs_norm:
+                raise ValueError("obs_norm is not allowed with a CNN (pixels are scaled by 1/255)")
+            self.policy = BatchedCNN(num_agents, obs_shape, out, hidden, torso, output_gain=0.01)
+            self.value = BatchedCNN(num_agents, obs_shape, 1, hidden, torso, output_gain=1.0)
+        else:
+            self.policy = BatchedMLP(num_agents, obs_dim, out, hidden, output_gain=0.01)
+            self.value = BatchedMLP(num_agents, obs_dim, 1, hidden, output_gain=1.0)
         self.log_std: nn.Parameter | None = None
         if spec.continuous:
             self.log_std = nn.Parameter(torch.full((num_agents, 1, spec.dim), float(log_std_init)))

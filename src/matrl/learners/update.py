@@ -21,6 +21,7 @@ class Samples:
     """One batch in the learner's layout: every tensor (A, B), observations (A, B, obs_dim)."""
 
     obs: torch.Tensor
+    """(A, B, obs_dim) in the env's dtype (float32, or uint8 pixels that the CNN scales)."""
     actions: torch.Tensor
     logp: torch.Tensor
     """log pi(a|o) of the behaviour (current) policy, recomputed on this batch layout."""
@@ -61,10 +62,11 @@ def agent_losses(
     net: ActorCritic,
     batch: Samples,
     weights: LossWeights,
-    index: torch.Tensor | None = None,
+    index: torch.Tensor | slice | None = None,
     sample_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total loss per agent (A,) on the batch (or the minibatch ``index``), and its parts."""
+    """Total loss per agent (A,) on the batch (or the minibatch ``index``, indices or a slice), and its
+    parts."""
     obs, actions, logp_old = batch.obs, batch.actions, batch.logp
     adv, ret, v_old = batch.advantages, batch.returns, batch.values
     if index is not None:
@@ -105,11 +107,17 @@ def ppo_update(
     max_grad_norm: float | None = None,
     generator: torch.Generator | None = None,
     phase: str = "update",
+    grad_chunk: int | None = None,
 ) -> UpdateStats:
     """``epochs`` passes over the batch in ``minibatches`` gradient steps each.
 
     An agent whose approximate KL to the behaviour policy (measured before a step) exceeds 1.5x ``target_kl``
     takes no further steps: its parameters and Adam moments are held where they were.
+
+    ``grad_chunk``: a larger minibatch is evaluated in pieces of at most that many samples whose gradients
+    add up to the minibatch's (every loss term is a per-sample mean, so a piece counts with its share of the
+    minibatch); only one piece's activations are held at a time. Same step up to rounding; None or a chunk
+    at least as large as the minibatch takes the single-pass path.
 
     Raises:
         FloatingPointError: a loss became NaN or infinite (names the phase and the agent).
@@ -126,7 +134,14 @@ def ppo_update(
                 if order is None
                 else order[chunk * size // minibatches : (chunk + 1) * size // minibatches]
             )
-            loss, parts = agent_losses(net, batch, weights, index, sample_weights)
+            chunked = grad_chunk is not None and (size if index is None else len(index)) > grad_chunk
+            if chunked:
+                assert grad_chunk is not None
+                loss, parts = _accumulate_gradients(
+                    net, optimizer, batch, weights, index, sample_weights, grad_chunk
+                )
+            else:
+                loss, parts = agent_losses(net, batch, weights, index, sample_weights)
             if not torch.isfinite(loss).all():
                 bad = int(torch.nonzero(~torch.isfinite(loss))[0, 0])
                 raise FloatingPointError(
@@ -140,8 +155,11 @@ def ppo_update(
                     frozen_state = _snapshot(net, optimizer)
                 if not active.any():
                     return _stats(net, batch, weights, sample_weights, steps)
-            optimizer.zero_grad(set_to_none=True)
-            (loss * active).sum().backward()
+            if chunked:
+                _mask_gradients(net, active)
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                (loss * active).sum().backward()
             if max_grad_norm is not None:
                 _clip_per_agent(net, max_grad_norm)
             optimizer.step()
@@ -149,6 +167,42 @@ def ppo_update(
             if frozen_state is not None and not active.all():
                 _restore(net, optimizer, frozen_state, ~active)
     return _stats(net, batch, weights, sample_weights, steps)
+
+
+def _accumulate_gradients(
+    net: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    batch: Samples,
+    weights: LossWeights,
+    index: torch.Tensor | None,
+    sample_weights: torch.Tensor | None,
+    chunk: int,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Gradients of every agent's minibatch loss left in ``.grad``, summed over pieces of ``chunk`` samples;
+    returns the loss and its parts as the single-pass `agent_losses` would (up to rounding)."""
+    size = batch.actions.shape[1] if index is None else len(index)
+    optimizer.zero_grad(set_to_none=True)
+    loss = torch.zeros(())
+    parts: dict[str, torch.Tensor] = {}
+    for start in range(0, size, chunk):
+        stop = min(start + chunk, size)
+        piece = slice(start, stop) if index is None else index[start:stop]
+        piece_loss, piece_parts = agent_losses(net, batch, weights, piece, sample_weights)
+        share = (stop - start) / size
+        (piece_loss * share).sum().backward()
+        loss = loss + piece_loss.detach() * share
+        for key, value in piece_parts.items():
+            weighted = value.detach() * share
+            parts[key] = parts[key] + weighted if key in parts else weighted
+    return loss, parts
+
+
+@torch.no_grad()
+def _mask_gradients(net: ActorCritic, active: torch.Tensor) -> None:
+    """Zero the gradients of agents that stopped (what ``(loss * active).sum().backward()`` gives them)."""
+    for p in net.parameters():
+        if p.grad is not None:
+            p.grad[~active] = 0.0
 
 
 @torch.no_grad()

@@ -16,19 +16,25 @@ from numpy.typing import NDArray
 
 from matrl.envs.spec import ActionSpec
 
-#: obs (E, A, obs_dim) float32 -> (actions (E, A) int64 or (E, A, dim) float32, log-probs (E, A) float32,
-#: values (E, A) float32).
-ActFn = Callable[[NDArray[np.float32]], tuple[NDArray[Any], NDArray[np.float32], NDArray[np.float32]]]
+#: obs (E, A, obs_dim) (float32, or the core's ``obs_dtype``: uint8 pixels for Pong) -> (actions (E, A) int64
+#: or (E, A, dim) float32, log-probs (E, A) float32, values (E, A) float32).
+ActFn = Callable[[NDArray[Any]], tuple[NDArray[Any], NDArray[np.float32], NDArray[np.float32]]]
 #: Stored actions (E, A, ...) -> the actions the environment receives (e.g. clipped into the bounds).
 EnvActionFn = Callable[[NDArray[Any]], NDArray[Any]]
 
 
 @dataclass
 class Batch:
-    """T steps of E env copies with A agents, plus the episodes that finished while collecting."""
+    """T steps of E env copies with A agents, plus the episodes that finished while collecting.
 
-    obs: NDArray[np.float32]
-    """(T, E, A, obs_dim) observation each action was chosen from."""
+    Observations keep the environment's dtype: float32 for the vector envs, uint8 pixel values (0..255) for
+    image envs such as Pong, whose networks convert them to float (and divide by 255) one chunk at a time. A
+    Pong batch of 4000 steps and 2 agents is 169 MB per observation array as uint8 (paper frames), 677 MB as
+    float32.
+    """
+
+    obs: NDArray[Any]
+    """(T, E, A, obs_dim) observation each action was chosen from (float32, or the core's ``obs_dtype``)."""
     actions: NDArray[Any]
     """(T, E, A) int64 discrete actions or (T, E, A, dim) float32 continuous ones, as the policy drew them."""
     logp: NDArray[np.float32]
@@ -37,8 +43,9 @@ class Batch:
     """(T, E, A) V(obs) under the behaviour value function."""
     rewards: NDArray[np.float32]
     """(T, E, A) each agent's own reward."""
-    next_obs: NDArray[np.float32]
-    """(T, E, A, obs_dim) observation the transition reached (the final one, before any auto-reset)."""
+    next_obs: NDArray[Any]
+    """(T, E, A, obs_dim) observation the transition reached (the final one, before any auto-reset); same
+    dtype as ``obs``."""
     terminated: NDArray[np.bool_]
     """(T, E) the episode ended by the game's terminal condition: no bootstrap."""
     episode_over: NDArray[np.bool_]

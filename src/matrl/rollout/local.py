@@ -17,6 +17,9 @@ class LocalCollector:
     Episodes run on across ``collect`` calls (nothing is abandoned at a batch boundary, unlike the original
     code, which reset the env every epoch); the grid worlds are deterministic, so the only randomness is in
     the actions, which the ``act`` function draws from its own seeded generator.
+
+    Observations are stored with the core's ``obs_dtype`` (uint8 pixels for Pong, float32 for every core that
+    does not declare one), and ``obs_shape`` is the core's image shape (C, H, W) or None for flat vectors.
     """
 
     def __init__(self, env_id: str, num_envs: int, **env_kwargs: Any) -> None:
@@ -26,6 +29,9 @@ class LocalCollector:
         self.obs_dim = self.core.obs_dim
         self.n_actions = self.core.n_actions
         self.action_spec: ActionSpec = self.core.action_spec
+        self.obs_dtype: np.dtype[Any] = np.dtype(getattr(self.core, "obs_dtype", np.float32))
+        shape = getattr(self.core, "obs_shape", None)
+        self.obs_shape: tuple[int, ...] | None = None if shape is None else tuple(int(n) for n in shape)
         self._obs = self.core.reset()
 
     def close(self) -> None:
@@ -43,14 +49,14 @@ class LocalCollector:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Inverse of `state_dict`."""
         self.core.load_state_dict({k[4:]: np.asarray(v) for k, v in state.items() if k.startswith("env.")})
-        self._obs = np.asarray(state["obs"], dtype=np.float32).copy()
+        self._obs = np.asarray(state["obs"], dtype=self.obs_dtype).copy()
 
     def collect(self, act: ActFn, steps_per_env: int, to_env: EnvActionFn | None = None) -> Batch:
         """Step every copy ``steps_per_env`` times with actions from ``act`` (sent as ``to_env(actions)``)."""
         if steps_per_env < 1:
             raise ValueError(f"steps_per_env must be >= 1, got {steps_per_env}")
         shape = (steps_per_env, self.num_envs, self.n_agents)
-        obs = np.empty((*shape, self.obs_dim), dtype=np.float32)
+        obs = np.empty((*shape, self.obs_dim), dtype=self.obs_dtype)
         next_obs = np.empty_like(obs)
         spec = self.action_spec
         actions = np.empty((*shape, *spec.action_shape), dtype=np.float32 if spec.continuous else np.int64)
