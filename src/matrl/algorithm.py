@@ -117,7 +117,9 @@ class MATRL:
             self.net.obs_norm.update(samples.obs)
         self.iteration_count += 1
         self.env_steps += batch.env_steps
-        result.metrics.update(_episode_columns(batch, self.n_agents))
+        result.metrics.update(
+            episode_columns([batch.episode_returns], [batch.episode_lengths], self.n_agents)
+        )
         result.metrics["explained_variance"] = float(
             np.nanmean(explained_variance(samples.values, samples.returns).numpy())
         )
@@ -264,7 +266,7 @@ class MATRL:
             "br_optimizer": self.br_optimizer.state_dict(),
             "sampler": self.sampler.get_state(),
             "shuffler": self.shuffler.get_state(),
-            "selection_rng": _jsonable(self.selection_rng.bit_generator.state),
+            "selection_rng": jsonable(self.selection_rng.bit_generator.state),
             "solver_stats": {"calls": self.solver_stats.calls, "fallbacks": self.solver_stats.fallbacks},
             "iteration": self.iteration_count,
             "env_steps": self.env_steps,
@@ -326,9 +328,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """numpy integers in a (nested) dict as Python ints, which ``torch.load(weights_only=True)`` reads."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, np.integer):
         return int(value)
     return value
@@ -352,19 +355,17 @@ def _payoff_columns(payoffs: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _episode_columns(batch: Batch, n_agents: int) -> dict[str, float]:
-    """Mean returns of the episodes that ended in this batch (NaN when none did)."""
-    returns = batch.episode_returns
-    done = returns.shape[0] if returns.ndim == 2 else 0
-    out = {"episodes": float(done)}
-    if done:
-        out["total_return"] = float(returns.sum(1).mean())
-        out["episode_length"] = float(batch.episode_lengths.mean())
-        for i in range(n_agents):
-            out[f"return_{i}"] = float(returns[:, i].mean())
-    else:
-        out["total_return"] = float("nan")
-        out["episode_length"] = float("nan")
-        for i in range(n_agents):
-            out[f"return_{i}"] = float("nan")
+def episode_columns(returns: list[np.ndarray], lengths: list[np.ndarray], n_agents: int) -> dict[str, float]:
+    """The episode columns of metrics.csv (``episodes``, ``total_return``, ``episode_length``, ``return_i``):
+    means over the episodes whose (episodes, A) returns and (episodes,) lengths are given; NaN if none."""
+    finished = [r for r in returns if r.size]
+    out = {"episodes": float(sum(r.shape[0] for r in finished))}
+    if not finished:
+        out.update({"total_return": float("nan"), "episode_length": float("nan")})
+        out.update({f"return_{i}": float("nan") for i in range(n_agents)})
+        return out
+    episode_returns = np.concatenate(finished)
+    out["total_return"] = float(episode_returns.sum(1).mean())
+    out["episode_length"] = float(np.concatenate([x for x in lengths if x.size]).mean())
+    out.update({f"return_{i}": float(episode_returns[:, i].mean()) for i in range(n_agents)})
     return out

@@ -12,7 +12,6 @@ episode statistics live here, once.
 
 from __future__ import annotations
 
-import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from matrl.algorithm import IterationResult
+from matrl.algorithm import IterationResult, episode_columns, jsonable, seed_everything
 from matrl.config import TrainConfig
 from matrl.learners.replay import TransitionReplay
 from matrl.rollout.base import Batch, Collector, EnvActionFn
@@ -161,8 +160,8 @@ class OffPolicyLearner(ABC):
             "networks": {name: module.state_dict() for name, module in self.networks().items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
             "replay": self.replay.state_dict(),
-            "explore_rng": _jsonable(self.explore_rng.bit_generator.state),
-            "replay_rng": _jsonable(self.replay_rng.bit_generator.state),
+            "explore_rng": jsonable(self.explore_rng.bit_generator.state),
+            "replay_rng": jsonable(self.replay_rng.bit_generator.state),
             "iteration": self.iteration_count,
             "env_steps": self.env_steps,
             "gradient_steps": self.gradient_steps,
@@ -191,31 +190,6 @@ def joint_state(obs: torch.Tensor) -> torch.Tensor:
     return obs.transpose(0, 1).reshape(obs.shape[1], -1)
 
 
-def episode_columns(
-    returns: list[NDArray[np.float64]], lengths: list[NDArray[np.int64]], n_agents: int
-) -> dict[str, float]:
-    """MATRL's episode columns of metrics.csv (``total_return``, ``return_i``, ...), NaN when none ended."""
-    if not returns:
-        out = {"episodes": 0.0, "total_return": float("nan"), "episode_length": float("nan")}
-        out.update({f"return_{i}": float("nan") for i in range(n_agents)})
-        return out
-    finished = np.concatenate(returns)
-    out = {
-        "episodes": float(finished.shape[0]),
-        "total_return": float(finished.sum(1).mean()),
-        "episode_length": float(np.concatenate(lengths).mean()),
-    }
-    out.update({f"return_{i}": float(finished[:, i].mean()) for i in range(n_agents)})
-    return out
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy's global state and torch (initialisation)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state, for third-party code that reads it
-    torch.manual_seed(seed)
-
-
 def hard_update(target: nn.Module, online: nn.Module) -> None:
     """Copy the online weights into the target network."""
     target.load_state_dict(online.state_dict())
@@ -226,11 +200,3 @@ def soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """Polyak averaging: target <- (1 - tau) target + tau online."""
     for t, o in zip(target.parameters(), online.parameters(), strict=True):
         t.mul_(1.0 - tau).add_(o, alpha=tau)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
