@@ -46,7 +46,8 @@ def envs() -> None:
 
 @dataclasses.dataclass(frozen=True)
 class TrainCommand:
-    """Train MATRL (or an ablation) on one environment; defaults are the paper's preset for ``--env``.
+    """Train MATRL, an ablation or a baseline on one environment; defaults: the paper's preset for ``--env``
+    and ``--algo`` (the baselines' settings are in the ``--value.*`` and ``--maddpg.*`` groups).
 
     Environment options go in ``--env-kwargs JSON``, e.g. ``--env mamujoco --env-kwargs
     '{"scenario": "HalfCheetah", "agent_conf": "2x3"}'``.
