@@ -17,7 +17,7 @@ export PYTHONHASHSEED := 0
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple)
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -e ".[dev,ray]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -32,11 +32,11 @@ typecheck: install
 check: lint typecheck
 
 test: check
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider
 
 # Everything, the slow tests too (long learning checks).
 test-all: check
-	$(BIN)/python -m pytest -q -n 2 -m "slow or not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "slow or not slow"
 
 # MATRL against independent PPO (IL) on Checkers, 100k env steps each (about a minute apiece on 2 cores).
 DEMO_STEPS ?= 100000

@@ -37,11 +37,13 @@ from matrl.gametheory.metagame import estimate_meta_game
 from matrl.gametheory.solver import SolverStats, solve
 from matrl.learners.actor_critic import ActorCritic, interpolate_parameters
 from matrl.learners.conv import ConvTorso
+from matrl.learners.device import resolve_device
 from matrl.learners.distributions import mixture_log_prob
 from matrl.learners.gae import gae
 from matrl.learners.ppo import explained_variance, normalize_advantages
 from matrl.learners.update import LossWeights, Samples, UpdateStats, ppo_update
 from matrl.rollout.base import Batch, Collector
+from matrl.rollout.policy import NetworkPolicy
 
 
 @dataclass
@@ -60,13 +62,15 @@ class MATRL:
         self.collector = collector
         self.n_agents = collector.n_agents
         seed_everything(config.seed)
+        self.device = resolve_device(config.device)
         self.net = build_actor_critic(
             config,
             self.n_agents,
             collector.obs_dim,
             collector.action_spec,
             obs_shape=getattr(collector, "obs_shape", None),
-        )
+        ).to(self.device)
+        self._cpu_net: ActorCritic | None = None  # acting copy for a GPU learner
         self.predict_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.ppo.lr)
         self.br_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.meta.br_lr)
         # Separate streams: action sampling, minibatch order, equilibrium selection.
@@ -121,20 +125,19 @@ class MATRL:
             episode_columns([batch.episode_returns], [batch.episode_lengths], self.n_agents)
         )
         result.metrics["explained_variance"] = float(
-            np.nanmean(explained_variance(samples.values, samples.returns).numpy())
+            np.nanmean(explained_variance(samples.values, samples.returns).cpu().numpy())
         )
         return result
 
     # ------------------------------------------------------------------ 1. collect
     def collect(self) -> Batch:
-        """A batch of ``batch_size`` env steps with the current policies (one batched call per step)."""
+        """A batch of ``batch_size`` env steps with the current policies (one batched call per step).
 
-        def act(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            x = torch.from_numpy(obs).transpose(0, 1)  # (E, A, D) -> (A, E, D)
-            actions, logp, values = self.net.act(x, self.sampler)
-            return actions.transpose(0, 1).numpy(), logp.T.numpy(), values.T.numpy()
-
-        return self.collector.collect(act, self.config.steps_per_env, to_env=self.net.head.env_action)
+        The policy goes to the collector as a picklable `NetworkPolicy` (network and sampler), so that a
+        distributed backend can ship the weights to its workers; the local one just calls it.
+        """
+        policy = NetworkPolicy(self._acting_net(), self.sampler)
+        return self.collector.collect(policy, self.config.steps_per_env, to_env=policy.to_env)
 
     def prepare(self, batch: Batch) -> Samples:
         """GAE advantages and value targets, flattened to the learner layout (A, T * E).
@@ -144,28 +147,29 @@ class MATRL:
         """
         p = self.config.ppo
         t, e, a = batch.actions.shape[:3]
-        next_obs = torch.from_numpy(batch.next_obs.reshape(t * e, a, -1)).transpose(0, 1)
-        obs = torch.from_numpy(batch.obs.reshape(t * e, a, -1)).transpose(0, 1).contiguous()
+        device = self.device
+        next_obs = torch.from_numpy(batch.next_obs.reshape(t * e, a, -1)).transpose(0, 1).to(device)
+        obs = torch.from_numpy(batch.obs.reshape(t * e, a, -1)).transpose(0, 1).contiguous().to(device)
         action_shape = batch.actions.shape[3:]
         flat_actions = batch.actions.reshape(t * e, a, *action_shape)
-        actions = torch.from_numpy(flat_actions).transpose(0, 1).contiguous()
+        actions = torch.from_numpy(flat_actions).transpose(0, 1).contiguous().to(device)
         with torch.no_grad():
-            next_values = self.net.values(next_obs).T.reshape(t, e, a).numpy()
+            next_values = self.net.values(next_obs).T.reshape(t, e, a).cpu().numpy()
             values = self.net.values(obs)
             logp = self.net.log_prob(obs, actions)
         advantages, returns = gae(
             batch.rewards * np.float32(self.config.reward_scale),
-            values.T.reshape(t, e, a).numpy(),
+            values.T.reshape(t, e, a).cpu().numpy(),
             next_values,
             batch.terminated[..., None],
             batch.episode_over,
             p.gamma,
             p.lam,
         )
-        adv = torch.from_numpy(advantages.reshape(t * e, a).T.astype(np.float32))
+        adv = torch.from_numpy(advantages.reshape(t * e, a).T.astype(np.float32)).to(device)
         if p.normalize_advantages:
             adv = normalize_advantages(adv)
-        ret = torch.from_numpy(returns.reshape(t * e, a).T.astype(np.float32))
+        ret = torch.from_numpy(returns.reshape(t * e, a).T.astype(np.float32)).to(device)
         return Samples(obs=obs, actions=actions, logp=logp, values=values, advantages=adv, returns=ret)
 
     # ------------------------------------------------------------------ 2. predict
@@ -189,9 +193,9 @@ class MATRL:
     # ------------------------------------------------------------------ 3. meta-game
     def meta_game(self, samples: Samples, logp_predicted: torch.Tensor) -> np.ndarray:
         """Payoffs g_i(s) for all 2^n profiles (Eq. 3), from the same batch; the all-current entry is 0."""
-        log_ratios = (logp_predicted - samples.logp).double().numpy()
+        log_ratios = (logp_predicted - samples.logp).double().cpu().numpy()
         return estimate_meta_game(
-            samples.advantages.double().numpy(), log_ratios, self.config.meta.meta_ratio_clip
+            samples.advantages.double().cpu().numpy(), log_ratios, self.config.meta.meta_ratio_clip
         )
 
     # ------------------------------------------------------------------ 4. Nash
@@ -246,6 +250,17 @@ class MATRL:
         """The params mixture needs pi's weights after the predicted step has overwritten them."""
         algo, mode = self.config.algo, self.config.meta.mixture
         return algo == "matrl-nobr" or (algo in ("matrl", "il-pp") and mode == "params")
+
+    def _acting_net(self) -> ActorCritic:
+        """The networks the env copies act with: the learner's own on the CPU; with a GPU learner, a CPU copy
+        of its current weights (a step's forward pass over a few dozen observations is faster there)."""
+        if self.device.type == "cpu":
+            return self.net
+        if self._cpu_net is None:
+            self._cpu_net = copy.deepcopy(self.net).cpu()
+        else:
+            self._cpu_net.load_state_dict(self.net.state_dict())
+        return self._cpu_net
 
     @torch.no_grad()
     def _log_prob(self, samples: Samples) -> torch.Tensor:

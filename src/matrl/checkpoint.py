@@ -36,7 +36,7 @@ def save_model(
     path: Path, net: torch.nn.Module, config: dict[str, Any], iteration: int, env_steps: int
 ) -> Path:
     """Networks as safetensors, with the config and progress as JSON metadata."""
-    tensors = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
     metadata = {"config": json.dumps(config), "iteration": str(iteration), "env_steps": str(env_steps)}
     return write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
@@ -85,7 +85,7 @@ def load_state(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: no training state at {path}")
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")  # a GPU run resumes anywhere
     except Exception as err:  # torch raises several types for truncated or foreign files
         raise ValueError(f"checkpoint {path} is corrupt or not a matrl training state ({err})") from None
     if not isinstance(state, dict) or "algorithm" not in state:

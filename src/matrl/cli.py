@@ -71,7 +71,14 @@ def train(args: Sequence[str]) -> None:
     scout.add_argument("--algo")
     scout.add_argument("--from-config", "--from_config", dest="from_config")
     scout.add_argument("--env-kwargs", "--env_kwargs", dest="env_kwargs")
+    scout.add_argument("--num-envs", "--num_envs", dest="num_envs")
+    scout.add_argument("--envs-per-worker", "--envs_per_worker", dest="envs_per_worker")
     known, _ = scout.parse_known_args(list(args))
+    if known.num_envs is not None and known.envs_per_worker not in (None, "None"):
+        raise ValueError(
+            f"--num-envs {known.num_envs} and --envs-per-worker {known.envs_per_worker} are not allowed "
+            "together; --envs-per-worker sets num_envs = workers * envs_per_worker"
+        )
     args = _without_option(list(args), ("--env-kwargs", "--env_kwargs"))
     if known.from_config:
         base = TrainConfig.load(Path(known.from_config))
@@ -81,6 +88,8 @@ def train(args: Sequence[str]) -> None:
         base = preset(known.env or TrainConfig.env, known.algo)
     if known.env_kwargs is not None:
         base = dataclasses.replace(base, env_kwargs=_json_object("--env-kwargs", known.env_kwargs))
+    if known.num_envs is not None and base.envs_per_worker is not None:
+        base = dataclasses.replace(base, envs_per_worker=None)  # an explicit --num-envs wins over a saved one
     command = tyro.cli(
         TrainCommand,
         default=TrainCommand(config=base),
@@ -110,6 +119,18 @@ def _without_option(args: list[str], names: tuple[str, ...]) -> list[str]:
         elif token in names:
             skip = True
         elif not token.startswith(tuple(f"{name}=" for name in names)):
+            out.append(token)
+    return out
+
+
+def _glued(args: list[str], name: str) -> list[str]:
+    """``args`` with ``NAME VALUE`` written ``NAME=VALUE``: tyro takes a value starting with ``--`` (such as
+    ``--train-args "--batch-size 200"``) for an option otherwise."""
+    out: list[str] = []
+    for token in args:
+        if out and out[-1] == name:
+            out[-1] = f"{name}={token}"
+        else:
             out.append(token)
     return out
 
@@ -230,11 +251,62 @@ def crossplay(
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
+def sweep(
+    envs: str = "checkers_v0,switch4_v0",
+    algos: str = "matrl,il,il-pp,matrl-nobr",
+    seeds: str = "0-9",
+    steps: int | None = None,
+    out: Path = Path("runs/sweep"),
+    address: str | None = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    train_args: str = "",
+    retries: int = 0,
+    quiet: bool = False,
+) -> None:
+    """Train a grid of runs (envs x algorithms x seeds) as Ray Tune trials into OUT/ENV/ALGO/seed_S, then
+    write OUT/summary.csv and print it. Run it again to skip finished runs and resume interrupted ones.
+
+    Needs Ray (``pip install "matrl[ray]"``); clusters, resources and the summary: docs/sweeps.md.
+
+    Args:
+        envs: Comma-separated env ids (see `matrl envs`).
+        algos: Comma-separated algorithms: matrl, il, il-pp, matrl-nobr, or a baseline.
+        seeds: Seeds: a range ``0-9``, a list ``0,2,5``, one seed ``3``, or a mix.
+        steps: Env steps per run (default: each preset's budget).
+        out: Sweep directory; on a cluster, a path every node sees (shared storage).
+        address: Ray cluster to join: ``auto``, ``HOST:PORT``, or none for a local Ray instance.
+        cpus_per_run: CPUs Ray reserves per run (torch threads: --train-args "--threads N").
+        gpus_per_run: GPUs Ray reserves per run (fractions share a GPU; add --train-args "--device cuda").
+        train_args: Extra `matrl train` options for every run, e.g. "--batch-size 200".
+        retries: Times Ray restarts a failed run (from its last checkpoint).
+        quiet: No Tune status tables; one line per finished run, then the summary.
+    """
+    import shlex
+
+    from matrl.sweep import sweep as run_sweep
+
+    run_sweep(
+        envs=envs,
+        algos=algos,
+        seeds=seeds,
+        steps=steps,
+        out=out,
+        address=address,
+        cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
+        train_args=shlex.split(train_args),
+        retries=retries,
+        verbose=0 if quiet else 1,
+    )
+
+
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "train": _train_help,
     "evaluate": evaluate,
     "plot": plot,
     "crossplay": crossplay,
+    "sweep": sweep,
     "matrix-games": run_study,
     "render": render,
     "envs": envs,
@@ -252,9 +324,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             SUBCOMMANDS,
             prog="matrl",
             description="Multi-Agent Trust Region Learning (MATRL).",
-            args=args,
+            args=_glued(args, "--train-args"),
         )
-    except (ValueError, FileNotFoundError, FloatingPointError) as err:
+    except (ValueError, FileNotFoundError, FloatingPointError, ImportError) as err:
         print(f"matrl: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -22,6 +22,8 @@ Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 ActionBounds = Literal["clip", "tanh"]
 Network = Literal["auto", "mlp", "cnn"]
 ConvActivation = Literal["leaky_relu", "relu", "none"]
+Rollout = Literal["local", "ray"]
+Device = Literal["auto", "cpu", "cuda"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
 #: MATRL and its ablations: one on-policy code path (`matrl.algorithm`).
@@ -214,6 +216,26 @@ class TrainConfig:
     """Initial log standard deviation of continuous policies (state-independent, learned per agent)."""
     action_bounds: ActionBounds = "clip"
     """Continuous actions: 'clip' the Gaussian sample for the env, or 'tanh'-squash it (exact log-density)."""
+    rollout: Rollout = "local"
+    """Collection backend: ``local`` (env copies in this process or its ``env_workers``) or ``ray``
+    (``workers`` Ray actors, each with ``num_envs / workers`` copies and a CPU copy of the policies;
+    ``pip install "matrl[ray]"``). Same seed, same numbers: one Ray worker reproduces the local run."""
+    workers: int = 1
+    """Ray rollout actors (``rollout=ray`` only); each holds ``num_envs / workers`` env copies."""
+    envs_per_worker: int | None = None
+    """Env copies per Ray actor; when given, ``num_envs`` is set to ``workers * envs_per_worker``."""
+    address: str | None = None
+    """Ray cluster to join: ``auto`` (the one ``ray start`` made here), ``HOST:PORT``, or None for a local Ray
+    instance started by this run."""
+    device: Device = "cpu"
+    """Where the learner's networks train: ``cpu``, ``cuda``, or ``auto`` (cuda when available). Acting in the
+    env copies stays on the CPU."""
+
+    def __post_init__(self) -> None:
+        # envs_per_worker fixes num_envs (config.json then holds both, consistently, and round-trips).
+        e, k = self.envs_per_worker, self.workers
+        if isinstance(e, int) and isinstance(k, int) and e >= 1 and k >= 1:
+            object.__setattr__(self, "num_envs", k * e)
 
     @property
     def steps_per_env(self) -> int:
@@ -258,6 +280,8 @@ class TrainConfig:
             self.action_bounds,
             f"one of {get_args(ActionBounds)}",
         )
+        devices = get_args(Device)
+        _check(self.device in devices, "device", self.device, f"one of {', '.join(devices)}")
         for name in ("policy_coef", "value_coef", "entropy_coef", "kl_coef"):
             _check(getattr(p, name) >= 0, f"ppo.{name}", getattr(p, name), ">= 0")
         _check(p.update_iters >= 1, "ppo.update_iters", p.update_iters, ">= 1")
@@ -302,8 +326,50 @@ class TrainConfig:
         ):
             options = get_args(allowed)
             _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")
+        self._validate_rollout()
         self._validate_baselines()
         return self
+
+    def _validate_rollout(self) -> None:
+        rollouts = get_args(Rollout)
+        _check(self.rollout in rollouts, "rollout", self.rollout, f"one of {', '.join(rollouts)}")
+        _check(self.workers >= 1, "workers", self.workers, ">= 1")
+        epw = self.envs_per_worker
+        _check(epw is None or epw >= 1, "envs_per_worker", epw, ">= 1 or None")
+        if self.rollout == "local":
+            for name, default in (("workers", 1), ("envs_per_worker", None), ("address", None)):
+                value = getattr(self, name)
+                _check(
+                    value == default, name, value, f"{default} with rollout='local' (it is for rollout='ray')"
+                )
+            return
+        _check(
+            self.algo in MATRL_ALGOS,
+            "algo",
+            self.algo,
+            f"one of {', '.join(MATRL_ALGOS)} with rollout='ray' (Ray rollouts are for the PPO-family algos; "
+            "the baselines act with their own exploration, in-process)",
+        )
+        _check(self.workers <= self.num_envs, "workers", self.workers, f"<= num_envs={self.num_envs}")
+        _check(
+            self.num_envs % self.workers == 0,
+            "workers",
+            self.workers,
+            f"a divisor of num_envs={self.num_envs} (each Ray worker holds num_envs / workers copies)",
+        )
+        per_worker = self.num_envs // self.workers
+        _check(
+            self.env_workers <= per_worker,
+            "env_workers",
+            self.env_workers,
+            f"<= num_envs / workers = {per_worker} (env processes inside each Ray worker)",
+        )
+        _check(
+            self.address is None or self.address.strip() != "",
+            "address",
+            self.address,
+            "'auto', HOST:PORT or None",
+        )
 
     def _validate_baselines(self) -> None:
         v, d = self.value, self.maddpg

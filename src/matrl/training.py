@@ -66,6 +66,17 @@ def make_collector(config: TrainConfig) -> Collector:
             f"env_workers={config.env_workers} is not allowed for {config.env}; worker processes are for "
             f"the MuJoCo and Pong ids ({', '.join(WORKER_ENV_IDS)})"
         )
+    if config.rollout == "ray":
+        from matrl.rollout.ray_collector import RayCollector
+
+        return RayCollector(
+            config.env,
+            config.num_envs,
+            config.workers,
+            threads=config.threads,
+            address=config.address,
+            env_kwargs=kwargs,
+        )
     return LocalCollector(config.env, config.num_envs, **kwargs)
 
 
@@ -130,6 +141,7 @@ def train(
         with _ProgressBar(progress, config, total, learner.iteration_count) as advance:
             while learner.iteration_count < total:
                 start = time.perf_counter()
+                restarts = getattr(collector, "restarts", None)  # rollout workers restarted (Ray)
                 result = learner.iteration()
                 seconds = time.perf_counter() - start
                 row: dict[str, float] = {"iteration": learner.iteration_count, "env_steps": learner.env_steps}
@@ -137,6 +149,8 @@ def train(
                 row["steps_per_second"] = config.batch_size / seconds
                 row.update({f"time_{k}": v for k, v in result.phase_seconds.items()})
                 row["time_iteration"] = seconds
+                if restarts is not None:
+                    row["rollout_restarts"] = collector.restarts - restarts  # type: ignore[attr-defined]
                 log.write(row)
                 done = learner.iteration_count
                 if done % config.checkpoint_every == 0 or done == config.iterations:

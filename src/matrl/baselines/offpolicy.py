@@ -25,6 +25,7 @@ from torch import nn
 
 from matrl.algorithm import IterationResult, episode_columns, jsonable, seed_everything
 from matrl.config import TrainConfig
+from matrl.learners.device import resolve_device
 from matrl.learners.replay import TransitionReplay
 from matrl.rollout.base import Batch, Collector, EnvActionFn
 
@@ -46,6 +47,11 @@ class OffPolicyLearner(ABC):
 
     def __init__(self, config: TrainConfig, collector: Collector) -> None:
         self.config = config.validate()
+        if resolve_device(config.device).type != "cpu":
+            raise ValueError(
+                f"device={config.device!r} is not supported by the {config.algo} baseline, which trains on "
+                "the CPU (use --device cpu; the GPU learner is for matrl, il, il-pp and matrl-nobr)"
+            )
         self.collector = collector
         self.n_agents = collector.n_agents
         self.obs_dim = collector.obs_dim

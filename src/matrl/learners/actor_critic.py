@@ -136,5 +136,5 @@ def interpolate_parameters(
     Every parameter has a leading agent axis, so one broadcast per tensor mixes all agents at once.
     """
     for t, c, p in zip(target.parameters(), current.parameters(), predicted.parameters(), strict=True):
-        weight = rho.to(t.dtype).reshape(-1, *([1] * (t.dim() - 1)))
+        weight = rho.to(t.device, t.dtype).reshape(-1, *([1] * (t.dim() - 1)))
         t.copy_(weight * c + (1.0 - weight) * p)

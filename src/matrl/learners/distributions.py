@@ -114,13 +114,13 @@ class GaussianHead:
         if self.bounds == "tanh":
             # log |da/du| = log(half_range) + log(1 - tanh(u)^2), the latter written without cancellation.
             log_one_minus_tanh2 = 2.0 * (math.log(2.0) - actions - nn.functional.softplus(-2.0 * actions))
-            per_dim = per_dim - self._log_half_range - log_one_minus_tanh2
-        return (per_dim * self._mask).sum(-1)
+            per_dim = per_dim - self._log_half_range.to(params.device) - log_one_minus_tanh2
+        return (per_dim * self._mask.to(params.device)).sum(-1)
 
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
         """Entropy of the (pre-squash) Gaussian over the real action entries; shape (A, B)."""
         _, log_std = self.split(params)
-        return ((log_std + 0.5 + _HALF_LOG_2PI) * self._mask).sum(-1)
+        return ((log_std + 0.5 + _HALF_LOG_2PI) * self._mask.to(params.device)).sum(-1)
 
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """mean + std * N(0, 1), drawn with an explicit generator; shape (A, B, dim)."""
@@ -167,7 +167,7 @@ def mixture_log_prob(
     Exact for any distribution family (a mixture's density is the weighted sum of densities), computed in
     log space for stability. ``rho`` has shape (A,) and broadcasts over the batch axis.
     """
-    rho = rho.to(logp_current.dtype).reshape(-1, *([1] * (logp_current.dim() - 1)))
+    rho = rho.to(logp_current.device, logp_current.dtype).reshape(-1, *([1] * (logp_current.dim() - 1)))
     with torch.no_grad():
         log_rho = torch.log(rho)
         log_one_minus_rho = torch.log1p(-rho)

@@ -123,8 +123,9 @@ def ppo_update(
         FloatingPointError: a loss became NaN or infinite (names the phase and the agent).
     """
     num_agents, size = batch.actions.shape[:2]
-    active = torch.ones(num_agents, dtype=torch.bool)
-    steps = torch.zeros(num_agents, dtype=torch.long)
+    device = batch.advantages.device  # the learner's device; the shuffling generator stays on the CPU
+    active = torch.ones(num_agents, dtype=torch.bool, device=device)
+    steps = torch.zeros(num_agents, dtype=torch.long, device=device)
     frozen_state: list[tuple[torch.Tensor, ...]] | None = None
     for _ in range(epochs):
         order = torch.randperm(size, generator=generator) if minibatches > 1 else None
@@ -182,7 +183,7 @@ def _accumulate_gradients(
     returns the loss and its parts as the single-pass `agent_losses` would (up to rounding)."""
     size = batch.actions.shape[1] if index is None else len(index)
     optimizer.zero_grad(set_to_none=True)
-    loss = torch.zeros(())
+    loss = torch.zeros((), device=batch.advantages.device)
     parts: dict[str, torch.Tensor] = {}
     for start in range(0, size, chunk):
         stop = min(start + chunk, size)
