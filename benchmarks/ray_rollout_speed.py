@@ -94,16 +94,18 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance
     torch.set_num_threads(1)
     start = time.perf_counter()
-    ray.init(num_cpus=max(os.cpu_count() or 1, *args.workers), include_dashboard=False, log_to_driver=False)
     rows: list[tuple[str, str, int, dict[str, float]]] = []
+    # The local rows first, before this process connects to Ray: a connected driver runs Ray's own threads
+    # (gRPC, event loops), which would slow an in-process collection on a 2-core machine.
+    for env_id in args.envs:
+        local = LocalCollector(env_id, args.num_envs, **_env_kwargs(env_id))
+        try:
+            rows.append((env_id, "local", 0, bench(local, env_id, args.steps_per_env, args.batches)))
+        finally:
+            local.close()
+    ray.init(num_cpus=max(os.cpu_count() or 1, *args.workers), include_dashboard=False, log_to_driver=False)
     try:
         for env_id in args.envs:
-            local = LocalCollector(env_id, args.num_envs, **_env_kwargs(env_id))
-            try:
-                base = bench(local, env_id, args.steps_per_env, args.batches)
-            finally:
-                local.close()
-            rows.append((env_id, "local", 0, base))
             for k in args.workers:
                 remote = RayCollector(env_id, args.num_envs, k, env_kwargs=_env_kwargs(env_id))
                 try:
