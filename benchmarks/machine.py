@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,3 +26,14 @@ def describe_machine() -> str:
         f"{cpu}, {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; numpy {np.__version__}"
     )
+
+
+def provenance(script: str, seconds: float, note: str = "") -> str:
+    """The closing lines of a results file: machine, date and duration, the command that wrote it, a note."""
+    command = shlex.join(["python", script, *sys.argv[1:]])
+    lines = (
+        f"- Machine: {describe_machine()}\n"
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {seconds:.0f} s in all\n"
+        f"- Command: `{command}` (from the repository root, in the project venv)\n"
+    )
+    return lines + (f"- Note: {note}\n" if note else "")

@@ -13,18 +13,15 @@ docs/benchmarks/mujoco_speed.md.
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from machine import describe_machine
+from machine import provenance
 from matrl.envs import make_vector_env
 from matrl.fileio import write_text_atomically
 
@@ -128,7 +125,6 @@ def main() -> None:
     if args.no_write:
         return
 
-    command = shlex.join(["python", "benchmarks/mujoco_speed.py", *sys.argv[1:]])
     doc = (
         "# Multi-agent MuJoCo speed\n\n"
         "Raw stepping speed, no policy: env-steps/s counts single-copy transitions (a batched step\n"
@@ -140,13 +136,8 @@ def main() -> None:
         f"`SubprocessVectorCore` shards the copies over {WORKERS} worker processes (pickled numpy arrays\n"
         f"over pipes, one round trip per step call). Median of {args.repeats} timed runs of about\n"
         f"{args.steps} env steps each, after one untimed run.\n\n"
-        f"{table}\n\n"
-        f"- Machine: {describe_machine()}\n"
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {total:.0f} s in all\n"
-        f"- Command: `{command}` (from the repository root, in the project venv)\n"
+        f"{table}\n\n" + provenance("benchmarks/mujoco_speed.py", total, args.note)
     )
-    if args.note:
-        doc += f"- Note: {args.note}\n"
     write_text_atomically(args.out, doc)
     print(f"wrote {args.out}")
 

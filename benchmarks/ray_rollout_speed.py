@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from machine import describe_machine
+from machine import provenance
 from matrl.algorithm import build_actor_critic
 from matrl.config import preset
 from matrl.fileio import write_text_atomically
@@ -137,7 +134,6 @@ def main() -> None:
     if args.no_write:
         return
 
-    command = shlex.join(["python", "benchmarks/ray_rollout_speed.py", *sys.argv[1:]])
     doc = (
         "# Ray rollout speed\n\n"
         "Collection only (no learning): each env's preset network with fixed random weights acts in\n"
@@ -149,13 +145,8 @@ def main() -> None:
         "`put` puts the network's state dict into the object store (once for all actors), `transfer` is the\n"
         "wait for the shards minus the slowest actor's own time (scheduling, fetching the weights, sending\n"
         "the batch and env state back), `gather` joins the shards into one (T, E, A, ...) batch.\n\n"
-        f"{table}\n\n"
-        f"- Machine: {describe_machine()}\n"
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; {total:.0f} s in all\n"
-        f"- Command: `{command}` (from the repository root, in the project venv)\n"
+        f"{table}\n\n" + provenance("benchmarks/ray_rollout_speed.py", total, args.note)
     )
-    if args.note:
-        doc += f"- Note: {args.note}\n"
     write_text_atomically(args.out, doc)
     print(f"wrote {args.out}")
 
