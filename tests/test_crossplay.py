@@ -1,4 +1,5 @@
-"""`matrl crossplay`: every checkpoint of one Pong run against every one of another (paper Fig. 6)."""
+"""`matrl crossplay`: every checkpoint of one Pong run against every one of another (paper Fig. 6), and
+`matrl versus-random`: every checkpoint against a uniformly random player."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import pytest
 import torch
 
 from matrl.algorithm import build_actor_critic
-from matrl.checkpoint import model_path, save_model
+from matrl.checkpoint import load_model, model_path, save_model
 from matrl.cli import main
 from matrl.config import CNNConfig, TrainConfig, preset
 from matrl.envs import make_vector_env
-from matrl.eval.crossplay import crossplay, write_outputs
+from matrl.eval.crossplay import crossplay, load_run, play_games, write_outputs
+from matrl.eval.versus_random import versus_random
+from matrl.eval.versus_random import write_outputs as write_versus_random
 
 #: 80 steps of 4 frames: long enough for a few points and serve penalties, so that scores are not all 0.
 ENV_KWARGS = {"preprocessing": "atari", "max_steps": 80}
@@ -144,3 +147,87 @@ def test_transitivity_summary_known_answers() -> None:
     assert t["later_beats_earlier"] == pytest.approx(2 / 3) and t["cyclic_triples"] == 1
     one_seat = np.array([[0.0, 2.0], [4.0, 1.0]])  # fixed seats: the pair's advantage averages both orders
     assert _transitivity(one_seat)["mean_later_advantage"] == 1.0
+
+
+# ------------------------------------------------------------------------------------ against random
+class RecordingCore:
+    """A vector env that remembers every joint action it was given (to look at the random seat's choices)."""
+
+    def __init__(self, core: object) -> None:
+        self.core = core
+        self.actions: list[np.ndarray] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.core, name)
+
+    def step(self, actions: np.ndarray) -> object:
+        self.actions.append(np.array(actions))
+        return self.core.step(actions)  # type: ignore[attr-defined]
+
+
+def test_the_random_seat_picks_uniformly_and_leaves_the_other_seat_s_samples_alone(
+    runs: tuple[Path, Path],
+) -> None:
+    matrl, _ = runs
+    run = load_run(matrl)
+    core = make_vector_env("pong_v3", 4, **{**run.config.env_kwargs, "seed": 0})
+    net = build_actor_critic(run.config, 2, core.obs_dim, core.action_spec, obs_shape=core.obs_shape)
+    net.load_state_dict(load_model(run.checkpoints[0].path)[0])
+    plain, mixed = RecordingCore(core), RecordingCore(core)
+    play_games(plain, net, seed=0, greedy=False)
+    play_games(mixed, net, seed=0, greedy=False, random_seat=1)
+    random_choices = np.concatenate([a[:, 1] for a in mixed.actions])
+    counts = np.bincount(random_choices, minlength=core.action_spec.n)
+    assert counts.size == 6 and random_choices.size == 320
+    assert counts.min() > 25 and counts.max() < 85, counts  # about 53 each; the scaled network is far from it
+    network_choices = np.concatenate([a[:, 1] for a in plain.actions])
+    assert np.bincount(network_choices, minlength=6).max() > 100  # the same seat without the random player
+    assert np.array_equal(
+        plain.actions[0][:, 0], mixed.actions[0][:, 0]
+    )  # seat 0 drew the same first samples
+
+
+def test_versus_random_scores_runs_with_different_pipelines(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    matrl, _ = runs
+    paper = write_run(tmp_path, "il", (3, 6), seed=4, env_kwargs={"preprocessing": "paper", "max_steps": 80})
+    result = versus_random([matrl, paper], episodes=2, max_steps=300, labels=["matrl", "il paper"])
+    assert [(r["label"], r["iteration"]) for r in result.rows] == [
+        ("matrl", 5),
+        ("matrl", 10),
+        ("il paper", 3),
+        ("il paper", 6),
+    ]
+    for row in result.rows:
+        assert row["score"] == pytest.approx((row["score_seat_0"] + row["score_seat_1"]) / 2)
+        assert row["episode_length"] <= 300 and 0.0 <= row["truncated_share"] <= 1.0
+    assert any(r["score"] != 0 for r in result.rows)  # 300 steps are enough for points or penalties
+    # A checkpoint's row depends only on it and the seed: the last checkpoint alone gives the same row.
+    again = versus_random([matrl], episodes=2, every=2, max_steps=300, labels=["matrl"])
+    assert again.rows == [result.rows[1]]
+    paths = write_versus_random(result, tmp_path / "vr")
+    with paths["csv"].open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["score"]) for r in rows] == [r["score"] for r in result.rows]
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert '{"preprocessing": "paper", "max_steps": 80}' in paths["markdown"].read_text()
+
+
+def test_versus_random_cli_and_one_line_errors(
+    runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    matrl, il = runs
+    out = tmp_path / "cli"
+    main(["versus-random", str(matrl), str(il), "--episodes", "1", "--max-steps", "5", "--out", str(out)])
+    assert {p.name for p in out.iterdir()} == {"versus_random.csv", "versus_random.png", "summary.md"}
+    assert "wrote" in capsys.readouterr().out
+    for args, message in (
+        ([str(matrl), "--episodes", "0"], "episodes=0 is not allowed"),
+        ([str(matrl), str(il), "--labels", "only-one"], "got 1 labels for 2 runs"),
+        ([str(tmp_path / "missing")], "no model checkpoints under"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["versus-random", *args, "--out", str(tmp_path / "bad")])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("matrl: error: ")
+        assert re.search(message, err), err

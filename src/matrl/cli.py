@@ -251,6 +251,48 @@ def crossplay(
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
+def versus_random(
+    runs: tyro.conf.Positional[list[Path]],
+    episodes: int = 10,
+    out: Path = Path("versus_random"),
+    every: int = 1,
+    seed: int = 0,
+    greedy: bool = False,
+    max_steps: int | None = None,
+    labels: list[str] | None = None,
+    threads: int = 1,
+) -> None:
+    """Score every checkpoint of each two-player run against a uniformly random player: a yardstick that,
+    unlike cross-play, compares runs with different observation pipelines or networks (docs/pong.md).
+
+    Each agent plays in its own seat against the random player. Writes versus_random.csv (one row per run and
+    checkpoint), versus_random.png (score against env steps, one line per run) and summary.md to --out.
+
+    Args:
+        runs: Run directories (their checkpoints/iter_*.safetensors).
+        episodes: Games per seat and checkpoint (played at once in as many env copies).
+        out: Output directory.
+        every: Keep every K-th checkpoint, counted back from the last.
+        seed: Seed of the action sampling and env resets (the same for every checkpoint).
+        greedy: Take the most likely action instead of sampling.
+        max_steps: Cut episodes after this many steps (default: the env's own limit).
+        labels: One legend label per run (default: the run directories).
+        threads: torch CPU threads.
+    """
+    import torch
+
+    from matrl.eval.versus_random import format_markdown, write_outputs
+    from matrl.eval.versus_random import versus_random as run_versus_random
+
+    torch.set_num_threads(threads)
+    result = run_versus_random(
+        runs, episodes=episodes, every=every, seed=seed, greedy=greedy, max_steps=max_steps, labels=labels
+    )
+    paths = write_outputs(result, out)
+    print(format_markdown(result))
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
 def sweep(
     envs: str = "checkers_v0,switch4_v0",
     algos: str = "matrl,il,il-pp,matrl-nobr",
@@ -306,6 +348,7 @@ SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "evaluate": evaluate,
     "plot": plot,
     "crossplay": crossplay,
+    "versus-random": versus_random,
     "sweep": sweep,
     "matrix-games": run_study,
     "render": render,

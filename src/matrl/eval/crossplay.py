@@ -153,22 +153,22 @@ def crossplay(
         def build(info: RunInfo) -> ActorCritic:
             return build_actor_critic(info.config, 2, core.obs_dim, core.action_spec, obs_shape=shape)
 
-        seat_a = [_agent_slice(load_model(c.path)[0], 0) for c in a.checkpoints]
-        seat_b = [_agent_slice(load_model(c.path)[0], 1) for c in b.checkpoints]
+        seat_a = [agent_slice(load_model(c.path)[0], 0) for c in a.checkpoints]
+        seat_b = [agent_slice(load_model(c.path)[0], 1) for c in b.checkpoints]
         if both_seats:
-            swap_a = [_agent_slice(load_model(c.path)[0], 1) for c in a.checkpoints]
-            swap_b = [_agent_slice(load_model(c.path)[0], 0) for c in b.checkpoints]
+            swap_a = [agent_slice(load_model(c.path)[0], 1) for c in a.checkpoints]
+            swap_b = [agent_slice(load_model(c.path)[0], 0) for c in b.checkpoints]
         net = build(a)
         _check_compatible(net, seat_a[0], seat_b[0], run_a, run_b)
         shape_ij = (len(a.checkpoints), len(b.checkpoints))
         score, ret_a, ret_b, length, cut = (np.zeros(shape_ij) for _ in range(5))
         for i in range(shape_ij[0]):
             for j in range(shape_ij[1]):
-                _load_seats(net, seat_a[i], seat_b[j])
-                games = [_play(core, net, seed, greedy)]  # (returns (N, 2), lengths, truncated)
+                load_seats(net, seat_a[i], seat_b[j])
+                games = [play_games(core, net, seed, greedy)]  # (returns (N, 2), lengths, truncated)
                 if both_seats:
-                    _load_seats(net, swap_b[j], swap_a[i])
-                    returns, lengths, truncated = _play(core, net, seed, greedy)
+                    load_seats(net, swap_b[j], swap_a[i])
+                    returns, lengths, truncated = play_games(core, net, seed, greedy)
                     games.append((returns[:, ::-1], lengths, truncated))
                 returns = np.concatenate([g[0] for g in games])
                 score[i, j] = float(np.mean((returns[:, 0] - returns[:, 1]) / 2.0))
@@ -184,7 +184,7 @@ def crossplay(
     return result
 
 
-def _agent_slice(tensors: dict[str, torch.Tensor], agent: int) -> dict[str, torch.Tensor]:
+def agent_slice(tensors: dict[str, torch.Tensor], agent: int) -> dict[str, torch.Tensor]:
     """Agent ``agent``'s part of every tensor (leading agent axis kept, length 1); scalars as they are."""
     return {k: (v[agent : agent + 1].clone() if v.dim() >= 1 else v) for k, v in tensors.items()}
 
@@ -197,7 +197,7 @@ def _check_compatible(
     run_b: Path,
 ) -> None:
     """One-line error unless both runs' networks have the architecture ``net`` was built with (A's)."""
-    want = {k: tuple(v.shape) for k, v in _agent_slice(net.state_dict(), 0).items()}
+    want = {k: tuple(v.shape) for k, v in agent_slice(net.state_dict(), 0).items()}
     for run, part in ((run_a, part_a), (run_b, part_b)):
         for key in sorted(set(want) | set(part)):
             got = tuple(part[key].shape) if key in part else None
@@ -209,18 +209,22 @@ def _check_compatible(
 
 
 @torch.no_grad()
-def _load_seats(net: ActorCritic, seat0: dict[str, torch.Tensor], seat1: dict[str, torch.Tensor]) -> None:
+def load_seats(net: ActorCritic, seat0: dict[str, torch.Tensor], seat1: dict[str, torch.Tensor]) -> None:
     """Agent 0's weights from ``seat0``, agent 1's from ``seat1`` (scalar buffers from ``seat0``)."""
     state = {k: (torch.cat([v, seat1[k]]) if v.dim() >= 1 else v) for k, v in seat0.items()}
     net.load_state_dict(state)
 
 
 @torch.no_grad()
-def _play(core: Any, net: ActorCritic, seed: int, greedy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def play_games(
+    core: Any, net: ActorCritic, seed: int, greedy: bool, random_seat: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One episode in every env copy (the first episode each copy finishes): returns (N, 2), lengths (N,)
-    and whether each was truncated (N,)."""
+    and whether each was truncated (N,). With ``random_seat`` that player ignores its network and picks
+    uniformly among the discrete actions (its own generator, so the other seat's samples do not change)."""
     n = core.num_envs
     generator = torch.Generator().manual_seed(seed)
+    uniform = torch.Generator().manual_seed(seed + 1)
     obs = core.reset(seed)
     returns = np.zeros((n, 2))
     lengths = np.zeros(n)
@@ -229,6 +233,8 @@ def _play(core: Any, net: ActorCritic, seed: int, greedy: bool) -> tuple[np.ndar
     while not finished.all():
         params = net.distribution_params(torch.from_numpy(obs).transpose(0, 1))
         actions = net.head.mode(params) if greedy else net.head.sample(params, generator)
+        if random_seat is not None:
+            actions[random_seat] = torch.randint(core.action_spec.n, (n,), generator=uniform)
         result = core.step(net.head.env_action(actions.transpose(0, 1).numpy()))
         newly = result.episode_over & ~finished
         returns[newly] = result.episode_return[newly]
