@@ -85,6 +85,27 @@ def test_resume_after_stop_is_bit_identical(tmp_path: Path, algo: str, mixture: 
     assert all(torch.equal(full[k], cut[k]) for k in full)
 
 
+def test_a_finished_run_extended_with_more_steps_equals_a_longer_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tiny()  # 6 iterations of 64 steps, a checkpoint every 2
+    train(config, tmp_path / "long", progress=False)
+    short = dataclasses.replace(config, total_steps=64 * 3)  # ends on iteration 3, between checkpoints
+    train(short, tmp_path / "short", progress=False)
+    main(
+        ["train", "--out", str(tmp_path / "short"), "--resume", "--total-steps", str(64 * 6), "--no-progress"]
+    )
+    assert read_metrics(tmp_path / "short") == read_metrics(tmp_path / "long")
+    long, extended = final_weights(tmp_path / "long"), final_weights(tmp_path / "short")
+    assert all(torch.equal(long[k], extended[k]) for k in long)
+    assert TrainConfig.load(tmp_path / "short" / "config.json") == config
+    # Below the steps already trained: one line naming the value and the floor.
+    err = _cli_error(["train", "--out", str(tmp_path / "short"), "--resume", "--total-steps", "100"], capsys)
+    assert "--total-steps 100 is not allowed" in err and "expected >= 384" in err
+    with pytest.raises(ValueError, match="needs resume"):
+        train(config, tmp_path / "fresh", extend_to=640)
+
+
 def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     """A real `matrl train` process killed with SIGKILL mid-run, then resumed, equals an uninterrupted run."""
     args = ["--env", "checkers_v0", "--batch-size", "64", "--num-envs", "8", "--hidden", "16"]

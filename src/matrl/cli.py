@@ -56,7 +56,8 @@ class TrainCommand:
     out: Path = Path("runs/train")
     """Run directory (config.json, metrics.csv, TensorBoard events, checkpoints)."""
     resume: bool = False
-    """Continue the run in --out from its last checkpoint (bit-identical to an uninterrupted run)."""
+    """Continue the run in --out from its last checkpoint (bit-identical to an uninterrupted run), with the
+    settings of its config.json; adding --total-steps N extends a (finished) run to N env steps."""
     from_config: Path | None = None
     """Start from the settings of a saved config.json (other flags still override them)."""
     progress: bool = True
@@ -73,6 +74,7 @@ def train(args: Sequence[str]) -> None:
     scout.add_argument("--env-kwargs", "--env_kwargs", dest="env_kwargs")
     scout.add_argument("--num-envs", "--num_envs", dest="num_envs")
     scout.add_argument("--envs-per-worker", "--envs_per_worker", dest="envs_per_worker")
+    scout.add_argument("--total-steps", "--total_steps", dest="total_steps")
     known, _ = scout.parse_known_args(list(args))
     if known.num_envs is not None and known.envs_per_worker not in (None, "None"):
         raise ValueError(
@@ -103,7 +105,8 @@ def train(args: Sequence[str]) -> None:
     if command.config.env not in ENV_IDS:
         raise ValueError(f"unknown env id {command.config.env!r}; known ids: {', '.join(ENV_IDS)}")
     if command.resume:
-        run_training(None, command.out, resume=True, progress=command.progress)
+        extend_to = command.config.total_steps if known.total_steps is not None else None
+        run_training(None, command.out, resume=True, progress=command.progress, extend_to=extend_to)
     else:
         run_training(command.config, command.out, progress=command.progress)
     print(f"run written to {command.out}")

@@ -12,6 +12,7 @@ directory:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
@@ -98,6 +99,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     tensorboard: bool = True,
+    extend_to: int | None = None,
 ) -> Path:
     """Train (or resume) a run in ``out`` and return the directory.
 
@@ -108,6 +110,9 @@ def train(
         progress: show a progress bar.
         stop_after: stop after this many iterations in total (for tests of interrupted runs).
         tensorboard: write TensorBoard events.
+        extend_to: with ``resume``, a new ``total_steps`` of at least the steps already done: a finished (or
+            interrupted) run continues to it, exactly as a run started with that budget would (no setting
+            depends on the budget but the number of iterations); config.json is rewritten with it.
     """
     out = Path(out)
     if resume:
@@ -118,9 +123,13 @@ def train(
             raise ValueError(f"--resume {out}: the given config differs from the saved {out / 'config.json'}")
         config = saved
         state = checkpoint.load_state(out)
+        if extend_to is not None and extend_to != saved.total_steps:
+            config = _extended(saved, extend_to, state, out)
     else:
         if config is None:
             raise ValueError("train needs a config unless resuming")
+        if extend_to is not None:
+            raise ValueError("extend_to (--total-steps with --resume) needs resume")
         if (out / "config.json").exists():
             raise ValueError(f"run directory {out} already holds a run; use --resume {out} or another --out")
         state = None
@@ -162,6 +171,20 @@ def train(
         if close is not None:
             close()
     return out
+
+
+def _extended(saved: TrainConfig, total_steps: int, state: dict[str, Any], out: Path) -> TrainConfig:
+    """``saved`` with a new budget, written to config.json; refused below the steps already trained."""
+    done = int(state["algorithm"]["env_steps"])
+    if total_steps < done:
+        raise ValueError(
+            f"--total-steps {total_steps} is not allowed with --resume {out}: the run has already trained "
+            f"{done} env steps (its last checkpoint); expected >= {done}"
+        )
+    config = dataclasses.replace(saved, total_steps=total_steps)
+    config.validate()
+    write_text_atomically(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    return config
 
 
 def save_checkpoint(out: Path, learner: Any, collector: Collector) -> None:
