@@ -23,9 +23,9 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
-from pettingzoo import ParallelEnv
 
 from matrl.envs.core import StepResult
+from matrl.envs.parallel import OneCopyParallelEnv
 from matrl.envs.spec import ActionSpec
 
 # Importing gymnasium_robotics prints a notice about its Adroit envs' rewards to stderr on every start; it
@@ -433,11 +433,12 @@ class MaMuJoCoCore:
         return np.random.Generator(bit_generator)
 
 
-class MaMuJoCoParallelEnv(ParallelEnv[str, NDArray[np.float32], NDArray[np.float32]]):
+class MaMuJoCoParallelEnv(OneCopyParallelEnv[MaMuJoCoCore, NDArray[np.float32], NDArray[np.float32]]):
     """PettingZoo parallel API over one copy of :class:`MaMuJoCoCore` (no auto-reset, float64 rewards).
 
     Observations are each agent's real entries (no padding), actions ``Box`` with the agent's real bounds
     (values outside are clipped, as in the core). When the episode ends every agent leaves ``agents``.
+    ``reset(seed)`` seeds the simulator and the action spaces' ``sample``.
     """
 
     def __init__(
@@ -467,63 +468,6 @@ class MaMuJoCoParallelEnv(ParallelEnv[str, NDArray[np.float32], NDArray[np.float
             for i, agent in enumerate(self.possible_agents)
         }
 
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        return self.action_spaces[agent]
-
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, NDArray[np.float32]], dict[str, dict[str, Any]]]:
-        """Start an episode; ``seed`` seeds the simulator and the action spaces' ``sample``."""
-        del options
-        if seed is not None:
-            for i, agent in enumerate(self.possible_agents):
-                self.action_spaces[agent].seed(seed + i)
-        obs = self.core.reset(seed)
-        self.agents = list(self.possible_agents)
-        return self._obs_dict(obs), {agent: {} for agent in self.agents}
-
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, NDArray[np.float32]],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
-        """One joint step; ``actions`` must hold one array of the agent's action size for every live agent."""
-        if not self.agents:
-            raise ValueError("the episode is over (or never started); call reset() before step()")
-        if not isinstance(actions, dict) or set(actions) != set(self.agents):
-            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
-            raise ValueError(f"actions must be a dict with exactly the agents {self.agents}, got {got}")
-        joint = np.zeros((1, self.core.n_agents, self.core.n_actions), dtype=np.float64)
-        for i, agent in enumerate(self.possible_agents):
-            value = np.asarray(actions[agent], dtype=np.float64)
-            if value.shape != (self.core.action_dims[i],):
-                raise ValueError(
-                    f"action of {agent} must have shape ({self.core.action_dims[i]},), got {value.shape}"
-                )
-            joint[0, i, : value.size] = value
-        res = self.core.step(joint)
-        agents = self.agents
-        info = {key: float(value[0]) for key, value in res.info.items()}
-        rewards = {agent: float(res.rewards[0, i]) for i, agent in enumerate(agents)}
-        terminated = {agent: bool(res.terminated[0, i]) for i, agent in enumerate(agents)}
-        truncated = {agent: bool(res.truncated[0, i]) for i, agent in enumerate(agents)}
-        if res.episode_over[0]:
-            self.agents = []
-        return (
-            self._obs_dict(res.obs),
-            rewards,
-            terminated,
-            truncated,
-            {agent: dict(info) for agent in agents},
-        )
-
     def state(self) -> NDArray[np.float32]:
         """The global state (the single-agent env's observation)."""
         return self.core._state[0, : self.core.state_dim].astype(np.float32)
@@ -535,5 +479,23 @@ class MaMuJoCoParallelEnv(ParallelEnv[str, NDArray[np.float32], NDArray[np.float
     def close(self) -> None:
         self.core.close()
 
-    def _obs_dict(self, obs: NDArray[np.float32]) -> dict[str, NDArray[np.float32]]:
+    def _joint_action(self, actions: dict[str, Any]) -> NDArray[np.float64]:
+        if not isinstance(actions, dict) or set(actions) != set(self.agents):
+            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
+            raise ValueError(f"actions must be a dict with exactly the agents {self.agents}, got {got}")
+        joint = np.zeros((1, self.core.n_agents, self.core.n_actions), dtype=np.float64)
+        for i, agent in enumerate(self.possible_agents):
+            value = np.asarray(actions[agent], dtype=np.float64)
+            if value.shape != (self.core.action_dims[i],):
+                raise ValueError(
+                    f"action of {agent} must have shape ({self.core.action_dims[i]},), got {value.shape}"
+                )
+            joint[0, i, : value.size] = value
+        return joint
+
+    def _obs_dict(self, obs: NDArray[Any]) -> dict[str, NDArray[np.float32]]:
         return {agent: obs[0, i, : self.core.obs_dims[i]] for i, agent in enumerate(self.possible_agents)}
+
+    def _step_infos(self, res: StepResult) -> dict[str, dict[str, Any]]:
+        info = {key: float(value[0]) for key, value in res.info.items()}
+        return {agent: dict(info) for agent in self.agents}

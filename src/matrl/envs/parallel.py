@@ -2,21 +2,23 @@
 
 The wrapper owns a core with ``num_envs=1`` and ``autoreset=False`` and only translates between dicts keyed by
 agent name and the core's arrays, so its trajectories are the core's by construction.
+:class:`OneCopyParallelEnv` holds that translation for every such wrapper (also Pong's and MaMuJoCo's).
 """
 
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from pettingzoo import ParallelEnv
 
-from matrl.envs.core import GridCore, VectorCore
+from matrl.envs.core import GridCore, StepResult, VectorCore
 
 AgentID = str
 ObsType = NDArray[np.float32]
@@ -24,7 +26,94 @@ ActionType = int
 RENDER_MODES = ("rgb_array",)
 
 
-class CoreParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
+class OneCore(Protocol):
+    """What :class:`OneCopyParallelEnv` needs of its core (built with one copy and no auto-reset)."""
+
+    def reset(self, seed: int | None = None) -> NDArray[Any]: ...
+
+    def step(self, actions: ArrayLike) -> StepResult: ...
+
+
+CoreT = TypeVar("CoreT", bound=OneCore)
+ObsT = TypeVar("ObsT")
+ActT = TypeVar("ActT")
+
+
+class OneCopyParallelEnv(ParallelEnv[AgentID, ObsT, ActT], ABC, Generic[CoreT, ObsT, ActT]):
+    """The dict plumbing shared by every PettingZoo view of one core copy (grid worlds, Pong, MaMuJoCo).
+
+    It exists so reset/step (seeding, the episode-over check, per-agent reward and termination dicts) live in
+    one place. A subclass builds ``core`` (one copy, no auto-reset, float64 rewards), ``possible_agents``,
+    ``agents`` and the space dicts in ``__init__`` and supplies the hooks :meth:`_joint_action`,
+    :meth:`_obs_dict`, :meth:`_step_infos` and, if its reset infos are not empty, :meth:`_reset_infos`.
+    """
+
+    core: CoreT
+    #: True until ``reset()`` and again once an episode ended; ``step()`` refuses while it is set.
+    _needs_reset: bool = True
+
+    def observation_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
+        return self.action_spaces[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[AgentID, ObsT], dict[AgentID, dict[str, Any]]]:
+        """Start an episode; ``seed`` seeds the core's reset and the action spaces' ``sample``."""
+        del options
+        if seed is not None:
+            for i, agent in enumerate(self.possible_agents):
+                self.action_spaces[agent].seed(seed + i)
+        obs = self.core.reset(seed)
+        self.agents = list(self.possible_agents)
+        self._needs_reset = False
+        return self._obs_dict(obs), self._reset_infos()
+
+    def step(
+        self, actions: dict[AgentID, Any]
+    ) -> tuple[
+        dict[AgentID, ObsT],
+        dict[AgentID, float],
+        dict[AgentID, bool],
+        dict[AgentID, bool],
+        dict[AgentID, dict[str, Any]],
+    ]:
+        """One joint step; ``actions`` must hold one valid action for every agent in ``agents``."""
+        if self._needs_reset:
+            raise ValueError("the episode is over (or never started); call reset() before step()")
+        res = self.core.step(self._joint_action(actions))
+        agents = self.agents
+        obs = self._obs_dict(res.obs)
+        rewards = {a: float(res.rewards[0, i]) for i, a in enumerate(agents)}
+        terminated = {a: bool(res.terminated[0, i]) for i, a in enumerate(agents)}
+        truncated = {a: bool(res.truncated[0, i]) for i, a in enumerate(agents)}
+        infos = self._step_infos(res)
+        if res.episode_over[0]:
+            self.agents = []
+            self._needs_reset = True
+        return obs, rewards, terminated, truncated, infos
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _joint_action(self, actions: dict[AgentID, Any]) -> NDArray[Any]:
+        """Check the action dict and turn it into the core's joint action (leading axis of one copy)."""
+
+    @abstractmethod
+    def _obs_dict(self, obs: NDArray[Any]) -> dict[AgentID, ObsT]:
+        """The core's (1, n, ...) observations as one entry per agent of ``possible_agents``."""
+
+    def _reset_infos(self) -> dict[AgentID, dict[str, Any]]:
+        """Per-agent infos returned by ``reset()``: empty by default."""
+        return {agent: {} for agent in self.agents}
+
+    @abstractmethod
+    def _step_infos(self, res: StepResult) -> dict[AgentID, dict[str, Any]]:
+        """Per-agent infos of the step ``res``; ``agents`` still lists the agents that took it."""
+
+
+class CoreParallelEnv(OneCopyParallelEnv[VectorCore, ObsType, ActionType]):
     """PettingZoo parallel API for a batched core; actions ``Discrete(core.n_actions)``, ``Box`` observations.
 
     Frames (``render_mode="rgb_array"``) exist for grid worlds only.
@@ -38,7 +127,8 @@ class CoreParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
     ``truncated=True`` if the time limit ``max_steps`` ended it, and ``agents`` becomes empty.
 
     Rewards are Python floats computed exactly like ma-gym's (the core runs in float64 here), so returns match
-    the original to the last bit. Observations are float32 arrays inside ``observation_space(agent)``.
+    the original to the last bit. Observations are float32 arrays inside ``observation_space(agent)``. The
+    games are deterministic: ``reset(seed)`` only seeds the action spaces' ``sample``.
     """
 
     def __init__(self, core_factory: Callable[..., VectorCore], render_mode: str | None = None) -> None:
@@ -65,55 +155,6 @@ class CoreParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
         self.action_spaces = {agent: spaces.Discrete(self.core.n_actions) for agent in self.possible_agents}
         self._needs_reset = True
 
-    def observation_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: AgentID) -> gymnasium.spaces.Space[Any]:
-        return self.action_spaces[agent]
-
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[AgentID, ObsType], dict[AgentID, dict[str, Any]]]:
-        """Start a new episode. The games are deterministic; ``seed`` seeds the action spaces' ``sample``."""
-        del options  # no options: the start state is fixed
-        if seed is not None:
-            for i, agent in enumerate(self.possible_agents):
-                self.action_spaces[agent].seed(seed + i)
-        obs = self.core.reset(seed)
-        self.agents = list(self.possible_agents)
-        self._needs_reset = False
-        infos = self.core.agent_infos(self.core.current_info(), 0)
-        for info in infos:
-            info["done"] = False
-        return self._obs_dict(obs), dict(zip(self.agents, infos, strict=True))
-
-    def step(
-        self, actions: dict[AgentID, ActionType]
-    ) -> tuple[
-        dict[AgentID, ObsType],
-        dict[AgentID, float],
-        dict[AgentID, bool],
-        dict[AgentID, bool],
-        dict[AgentID, dict[str, Any]],
-    ]:
-        """One joint step; ``actions`` must hold one int in [0, n_actions) for every agent in ``agents``."""
-        if self._needs_reset:
-            raise ValueError("the episode is over (or never started); call reset() before step()")
-        joint = self._joint_action(actions)
-        res = self.core.step(joint)
-        agents = self.agents
-        obs = self._obs_dict(res.obs)
-        rewards = {a: float(res.rewards[0, i]) for i, a in enumerate(agents)}
-        terminated = {a: bool(res.terminated[0, i]) for i, a in enumerate(agents)}
-        truncated = {a: bool(res.truncated[0, i]) for i, a in enumerate(agents)}
-        infos = self.core.agent_infos(res.info, 0)
-        for i, info in enumerate(infos):
-            info["done"] = bool(res.done[0, i])
-        if res.episode_over[0]:
-            self.agents = []
-            self._needs_reset = True
-        return obs, rewards, terminated, truncated, dict(zip(agents, infos, strict=True))
-
     def render(self) -> NDArray[np.uint8] | None:
         """The current board as an (H, W, 3) uint8 frame (``render_mode="rgb_array"``)."""
         if self.render_mode is None or not isinstance(self.core, GridCore):
@@ -124,9 +165,21 @@ class CoreParallelEnv(ParallelEnv[AgentID, ObsType, ActionType]):
     def close(self) -> None:
         """Nothing to release (no window, no subprocess)."""
 
-    # ------------------------------------------------------------------ helpers
-    def _obs_dict(self, obs: NDArray[np.float32]) -> dict[AgentID, ObsType]:
+    # ------------------------------------------------------------------ hooks
+    def _obs_dict(self, obs: NDArray[Any]) -> dict[AgentID, ObsType]:
         return {agent: obs[0, i] for i, agent in enumerate(self.possible_agents)}
+
+    def _reset_infos(self) -> dict[AgentID, dict[str, Any]]:
+        infos = self.core.agent_infos(self.core.current_info(), 0)
+        for info in infos:
+            info["done"] = False
+        return dict(zip(self.agents, infos, strict=True))
+
+    def _step_infos(self, res: StepResult) -> dict[AgentID, dict[str, Any]]:
+        infos = self.core.agent_infos(res.info, 0)
+        for i, info in enumerate(infos):
+            info["done"] = bool(res.done[0, i])
+        return dict(zip(self.agents, infos, strict=True))
 
     def _joint_action(self, actions: dict[AgentID, ActionType]) -> NDArray[np.intp]:
         """Check the action dict and turn it into the core's (1, n) array; one-line ValueError if invalid."""

@@ -35,9 +35,9 @@ from typing import Any, Literal
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
-from pettingzoo import ParallelEnv
 
 from matrl.envs.core import StepResult, check_action_batch
+from matrl.envs.parallel import OneCopyParallelEnv
 from matrl.envs.spec import ActionSpec
 
 #: Registry id (the PettingZoo env it reproduces).
@@ -556,11 +556,12 @@ class PongCore:
 
 
 # ------------------------------------------------------------------------------------------ PettingZoo view
-class PongParallelEnv(ParallelEnv[str, NDArray[np.uint8], int]):
+class PongParallelEnv(OneCopyParallelEnv[PongCore, NDArray[np.uint8], int]):
     """PettingZoo parallel API over one copy of :class:`PongCore` (no auto-reset, float64 rewards).
 
     Observations are (C, 84, 84) uint8 images, actions ``Discrete(n)``. When the episode ends every agent
-    leaves ``agents``. ``render_mode="rgb_array"`` renders the full-resolution screen.
+    leaves ``agents``. ``render_mode="rgb_array"`` renders the full-resolution screen. ``reset(seed)`` seeds
+    the no-op starts and the action spaces' ``sample``.
     """
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
@@ -584,53 +585,6 @@ class PongParallelEnv(ParallelEnv[str, NDArray[np.uint8], int]):
         self.observation_spaces = dict.fromkeys(self.possible_agents, box)
         self.action_spaces = {agent: spaces.Discrete(self.core.n_actions) for agent in self.possible_agents}
 
-    def observation_space(self, agent: str) -> spaces.Space[Any]:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space[Any]:
-        return self.action_spaces[agent]
-
-    def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, NDArray[np.uint8]], dict[str, dict[str, Any]]]:
-        """Start an episode; ``seed`` seeds the no-op starts and the action spaces' ``sample``."""
-        del options
-        if seed is not None:
-            for i, agent in enumerate(self.possible_agents):
-                self.action_spaces[agent].seed(seed + i)
-        obs = self.core.reset(seed)
-        self.agents = list(self.possible_agents)
-        return self._obs_dict(obs), {agent: {} for agent in self.agents}
-
-    def step(
-        self, actions: dict[str, Any]
-    ) -> tuple[
-        dict[str, NDArray[np.uint8]],
-        dict[str, float],
-        dict[str, bool],
-        dict[str, bool],
-        dict[str, dict[str, Any]],
-    ]:
-        """One joint step; ``actions`` must hold one action for every live agent."""
-        if not self.agents:
-            raise ValueError("the episode is over (or never started); call reset() before step()")
-        if not isinstance(actions, dict) or set(actions) != set(self.agents):
-            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
-            raise ValueError(f"actions must be a dict with exactly the agents {self.agents}, got {got}")
-        joint = np.array([[int(actions[agent]) for agent in self.possible_agents]], dtype=np.int64)
-        res = self.core.step(joint)
-        agents = self.agents
-        rewards = {agent: float(res.rewards[0, i]) for i, agent in enumerate(agents)}
-        terminated = {agent: bool(res.terminated[0, i]) for i, agent in enumerate(agents)}
-        truncated = {agent: bool(res.truncated[0, i]) for i, agent in enumerate(agents)}
-        infos = {
-            agent: {"score": int(res.info["score"][0, i]), "frame": int(res.info["frame"][0])}
-            for i, agent in enumerate(agents)
-        }
-        if res.episode_over[0]:
-            self.agents = []
-        return self._obs_dict(res.obs), rewards, terminated, truncated, infos
-
     def render(self) -> NDArray[np.uint8] | None:
         """The (210, 160, 3) screen with ``render_mode="rgb_array"``, else None."""
         return self.core.render_rgb(0) if self.render_mode == "rgb_array" else None
@@ -638,6 +592,18 @@ class PongParallelEnv(ParallelEnv[str, NDArray[np.uint8], int]):
     def close(self) -> None:
         self.core.close()
 
+    def _joint_action(self, actions: dict[str, Any]) -> NDArray[np.int64]:
+        if not isinstance(actions, dict) or set(actions) != set(self.agents):
+            got = sorted(actions) if isinstance(actions, dict) else type(actions).__name__
+            raise ValueError(f"actions must be a dict with exactly the agents {self.agents}, got {got}")
+        return np.array([[int(actions[agent]) for agent in self.possible_agents]], dtype=np.int64)
+
     def _obs_dict(self, obs: NDArray[Any]) -> dict[str, NDArray[np.uint8]]:
         frames = self.core.frames(obs[0])
         return {agent: frames[i] for i, agent in enumerate(self.possible_agents)}
+
+    def _step_infos(self, res: StepResult) -> dict[str, dict[str, Any]]:
+        return {
+            agent: {"score": int(res.info["score"][0, i]), "frame": int(res.info["frame"][0])}
+            for i, agent in enumerate(self.agents)
+        }
