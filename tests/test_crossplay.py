@@ -19,6 +19,7 @@ from matrl.cli import main
 from matrl.config import CNNConfig, TrainConfig, preset
 from matrl.envs import make_vector_env
 from matrl.eval.crossplay import crossplay, load_run, play_games, write_outputs
+from matrl.eval.versus_random import read_csv as read_versus_random_csv
 from matrl.eval.versus_random import versus_random
 from matrl.eval.versus_random import write_outputs as write_versus_random
 
@@ -208,6 +209,7 @@ def test_versus_random_scores_runs_with_different_pipelines(runs: tuple[Path, Pa
     with paths["csv"].open() as f:
         rows = list(csv.DictReader(f))
     assert [float(r["score"]) for r in rows] == [r["score"] for r in result.rows]
+    assert read_versus_random_csv(paths["csv"]) == result.rows  # numbers survive the round trip exactly
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert '{"preprocessing": "paper", "max_steps": 80}' in paths["markdown"].read_text()
 

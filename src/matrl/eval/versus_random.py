@@ -178,22 +178,39 @@ def format_markdown(result: VersusRandomResult) -> str:
     return "\n".join(lines)
 
 
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``versus_random.csv`` (numbers as numbers), e.g. to draw several results in a figure."""
+    with Path(path).open(newline="") as f:
+        rows: list[dict[str, Any]] = list(csv.DictReader(f))
+    for row in rows:
+        for key in COLUMNS[1:]:
+            row[key] = int(row[key]) if key in ("iteration", "env_steps") else float(row[key])
+    return rows
+
+
 def plot_scores(result: VersusRandomResult, out: Path) -> Path:
     """Score against env steps, one line per run (the dashed line is the random player's own level)."""
+    return plot_rows(
+        result.rows, out, title=f"Checkpoints against a uniformly random player ({result.runs[0].config.env})"
+    )
+
+
+def plot_rows(
+    rows: list[dict[str, Any]], out: Path, title: str = "Checkpoints against a uniformly random player"
+) -> Path:
+    """Score against env steps, one line per label, from rows as in `COLUMNS` (of one or several results)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import EngFormatter
 
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.subplots()
-    for label in result.labels:
-        rows = [r for r in result.rows if r["label"] == label]
-        ax.plot([r["env_steps"] for r in rows], [r["score"] for r in rows], marker="o", label=label)
+    for label in dict.fromkeys(r["label"] for r in rows):
+        mine = [r for r in rows if r["label"] == label]
+        ax.plot([r["env_steps"] for r in mine], [r["score"] for r in mine], marker="o", label=label)
     ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.set_xlabel("env steps")
     ax.set_ylabel("score against random: (own - random) / 2")
-    ax.set_title(
-        f"Checkpoints against a uniformly random player ({result.runs[0].config.env})", fontsize="medium"
-    )
+    ax.set_title(title, fontsize="medium")
     ax.legend(fontsize="small")
     return write_atomically(Path(out), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
