@@ -202,9 +202,14 @@ def test_versus_random_scores_runs_with_different_pipelines(runs: tuple[Path, Pa
         assert row["score"] == pytest.approx((row["score_seat_0"] + row["score_seat_1"]) / 2)
         assert row["episode_length"] <= 300 and 0.0 <= row["truncated_share"] <= 1.0
     assert any(r["score"] != 0 for r in result.rows)  # 300 steps are enough for points or penalties
-    # A checkpoint's row depends only on it and the seed: the last checkpoint alone gives the same row.
+    # A checkpoint's row depends only on it and the seed: the last checkpoint alone gives the same row, and
+    # so does the first one alone (the checkpoints up to its env steps).
     again = versus_random([matrl], episodes=2, every=2, max_steps=300, labels=["matrl"])
     assert again.rows == [result.rows[1]]
+    first = versus_random([matrl], episodes=2, max_steps=300, labels=["matrl"], until_steps=20_000)
+    assert first.rows == [result.rows[0]]
+    with pytest.raises(ValueError, match="until_steps=100 is not allowed"):
+        versus_random([matrl], until_steps=100)
     paths = write_versus_random(result, tmp_path / "vr")
     with paths["csv"].open() as f:
         rows = list(csv.DictReader(f))

@@ -214,6 +214,7 @@ def crossplay(
     greedy: bool = False,
     max_steps: int | None = None,
     both_seats: bool = False,
+    until_steps: int | None = None,
     threads: int = 1,
 ) -> None:
     """Pit every checkpoint of run A against every checkpoint of run B (paper Fig. 6) in a two-player game.
@@ -231,6 +232,7 @@ def crossplay(
         greedy: Take the most likely action instead of sampling.
         max_steps: Cut episodes after this many steps (default: the env's own limit).
         both_seats: Also play B's agent 0 against A's agent 1 and average (removes seat advantages).
+        until_steps: Only checkpoints at or below this many env steps (the first part of a longer run).
         threads: torch CPU threads.
     """
     import torch
@@ -248,6 +250,7 @@ def crossplay(
         greedy=greedy,
         max_steps=max_steps,
         both_seats=both_seats,
+        until_steps=until_steps,
     )
     paths = write_outputs(result, out)
     print(format_markdown(result))
@@ -263,6 +266,7 @@ def versus_random(
     greedy: bool = False,
     max_steps: int | None = None,
     labels: list[str] | None = None,
+    until_steps: int | None = None,
     threads: int = 1,
 ) -> None:
     """Score every checkpoint of each two-player run against a uniformly random player: a yardstick that,
@@ -280,6 +284,7 @@ def versus_random(
         greedy: Take the most likely action instead of sampling.
         max_steps: Cut episodes after this many steps (default: the env's own limit).
         labels: One legend label per run (default: the run directories).
+        until_steps: Only checkpoints at or below this many env steps (the first part of a longer run).
         threads: torch CPU threads.
     """
     import torch
@@ -289,7 +294,14 @@ def versus_random(
 
     torch.set_num_threads(threads)
     result = run_versus_random(
-        runs, episodes=episodes, every=every, seed=seed, greedy=greedy, max_steps=max_steps, labels=labels
+        runs,
+        episodes=episodes,
+        every=every,
+        seed=seed,
+        greedy=greedy,
+        max_steps=max_steps,
+        labels=labels,
+        until_steps=until_steps,
     )
     paths = write_outputs(result, out)
     print(format_markdown(result))

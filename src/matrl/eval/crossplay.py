@@ -91,20 +91,29 @@ class CrossplayResult:
         return self.run_a.path.resolve() == self.run_b.path.resolve()
 
 
-def load_run(run_dir: Path, every: int = 1) -> RunInfo:
-    """A run's config and every ``every``-th model checkpoint counted back from the last (so the last one is
-    always played); one-line errors for a directory without checkpoints."""
+def load_run(run_dir: Path, every: int = 1, until_steps: int | None = None) -> RunInfo:
+    """A run's config and every ``every``-th model checkpoint counted back from the last one (the last one
+    is always played) at or below ``until_steps`` env steps (to play the first part of a longer run);
+    one-line errors for a directory without such checkpoints."""
     run_dir = Path(run_dir)
     if every < 1:
         raise ValueError(f"every={every} is not allowed; expected >= 1")
     models = list_models(run_dir)
     if not models:
         raise FileNotFoundError(f"no model checkpoints under {run_dir}/checkpoints (is {run_dir} a run?)")
-    chosen = models[::-1][::every][::-1]
+    found = []
+    for _, path in models:
+        _, config_dict, iteration, env_steps = load_model(path)
+        found.append((path, config_dict, iteration, env_steps))
+    if until_steps is not None:
+        found = [entry for entry in found if entry[3] <= until_steps]
+        if not found:
+            raise ValueError(
+                f"until_steps={until_steps} is not allowed for {run_dir}: its first checkpoint is later"
+            )
     checkpoints = []
     config: TrainConfig | None = None
-    for _, path in chosen:
-        _, config_dict, iteration, env_steps = load_model(path)
+    for path, config_dict, iteration, env_steps in found[::-1][::every][::-1]:
         if config is None:
             config = TrainConfig.from_dict(config_dict)
         checkpoints.append(Checkpoint(path, iteration, env_steps))
@@ -126,13 +135,14 @@ def crossplay(
     greedy: bool = False,
     max_steps: int | None = None,
     both_seats: bool = False,
+    until_steps: int | None = None,
 ) -> CrossplayResult:
     """Play every (kept) checkpoint of ``run_a`` against every one of ``run_b``; see the module docs."""
     if episodes < 1:
         raise ValueError(f"episodes={episodes} is not allowed; expected >= 1")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps={max_steps} is not allowed; expected >= 1 or None")
-    a, b = load_run(run_a, every), load_run(run_b, every)
+    a, b = load_run(run_a, every, until_steps), load_run(run_b, every, until_steps)
     ca, cb = a.config, b.config
     if (ca.env, ca.env_kwargs) != (cb.env, cb.env_kwargs):
         raise ValueError(

@@ -63,6 +63,7 @@ def versus_random(
     greedy: bool = False,
     max_steps: int | None = None,
     labels: list[str] | None = None,
+    until_steps: int | None = None,
 ) -> VersusRandomResult:
     """Score every kept checkpoint of every run against the uniformly random player; see the module docs."""
     if not run_dirs:
@@ -73,7 +74,7 @@ def versus_random(
         raise ValueError(f"max_steps={max_steps} is not allowed; expected >= 1 or None")
     if labels is not None and len(labels) != len(run_dirs):
         raise ValueError(f"got {len(labels)} labels for {len(run_dirs)} runs; give one label per run or none")
-    runs = tuple(load_run(Path(d), every) for d in run_dirs)
+    runs = tuple(load_run(Path(d), every, until_steps) for d in run_dirs)
     names = tuple(labels) if labels is not None else tuple(str(Path(d)) for d in run_dirs)
     rows: list[dict[str, Any]] = []
     for run, label in zip(runs, names, strict=True):
