@@ -238,3 +238,13 @@ def test_versus_random_cli_and_one_line_errors(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("matrl: error: ")
         assert re.search(message, err), err
+
+
+def test_an_env_with_more_than_two_players_is_refused_in_one_line(tmp_path: Path) -> None:
+    c = dataclasses.replace(preset("switch4_v0"), hidden=(4,))
+    core = make_vector_env("switch4_v0", 1)
+    net = build_actor_critic(c, 4, core.obs_dim, core.action_spec)
+    save_model(model_path(tmp_path / "switch", 1), net, c.to_dict(), 1, 100)
+    for play in (lambda run: crossplay(run, run, episodes=1), lambda run: versus_random([run], episodes=1)):
+        with pytest.raises(ValueError, match="need a two-player env; switch4_v0 has 4 agents"):
+            play(tmp_path / "switch")

@@ -48,18 +48,28 @@ def load_model(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], int
         FileNotFoundError: no such file.
         ValueError: the file is not a readable matrl model checkpoint (corrupt, truncated, wrong kind).
     """
+    config, iteration, env_steps = model_info(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, ValueError, OSError) as err:
+        raise ValueError(f"checkpoint {path} is corrupt or not a matrl model checkpoint ({err})") from None
+    return tensors, config, iteration, env_steps
+
+
+def model_info(path: Path) -> tuple[dict[str, Any], int, int]:
+    """Config dict, iteration and env steps of a model checkpoint, from its header alone (no weights read);
+    raises like `load_model`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
         config = json.loads(metadata["config"])
         iteration, env_steps = int(metadata["iteration"]), int(metadata["env_steps"])
     except (SafetensorError, KeyError, ValueError, OSError) as err:
         raise ValueError(f"checkpoint {path} is corrupt or not a matrl model checkpoint ({err})") from None
-    return tensors, config, iteration, env_steps
+    return config, iteration, env_steps
 
 
 def list_models(run_dir: Path) -> list[tuple[int, Path]]:

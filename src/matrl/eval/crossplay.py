@@ -28,6 +28,8 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ import numpy as np
 import torch
 
 from matrl.algorithm import build_actor_critic
-from matrl.checkpoint import list_models, load_model
+from matrl.checkpoint import list_models, load_model, model_info
 from matrl.config import MATRL_ALGOS, TrainConfig
 from matrl.envs import make_vector_env
 from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
@@ -101,10 +103,7 @@ def load_run(run_dir: Path, every: int = 1, until_steps: int | None = None) -> R
     models = list_models(run_dir)
     if not models:
         raise FileNotFoundError(f"no model checkpoints under {run_dir}/checkpoints (is {run_dir} a run?)")
-    found = []
-    for _, path in models:
-        _, config_dict, iteration, env_steps = load_model(path)
-        found.append((path, config_dict, iteration, env_steps))
+    found = [(path, *model_info(path)) for _, path in models]
     if until_steps is not None:
         found = [entry for entry in found if entry[3] <= until_steps]
         if not found:
@@ -149,15 +148,7 @@ def crossplay(
             f"runs differ in their environment: {run_a} has {ca.env} {ca.env_kwargs}, "
             f"{run_b} has {cb.env} {cb.env_kwargs}"
         )
-    kwargs = dict(ca.env_kwargs)
-    if max_steps is not None:
-        kwargs["max_steps"] = max_steps
-    if ca.env in (*MUJOCO_ENV_IDS, *PONG_ENV_IDS):
-        kwargs["seed"] = seed
-    core = make_vector_env(ca.env, episodes, **kwargs)
-    try:
-        if core.n_agents != 2:
-            raise ValueError(f"cross-play needs a two-player env; {ca.env} has {core.n_agents} agents")
+    with game_core(ca, episodes, seed, max_steps) as core:
         shape = getattr(core, "obs_shape", None)
 
         def build(info: RunInfo) -> ActorCritic:
@@ -185,13 +176,31 @@ def crossplay(
                 ret_a[i, j], ret_b[i, j] = returns.mean(axis=0)
                 length[i, j] = float(np.mean(np.concatenate([g[1] for g in games])))
                 cut[i, j] = float(np.mean(np.concatenate([g[2] for g in games])))
+    result = CrossplayResult(a, b, episodes, score, ret_a, ret_b, length, cut)
+    result.summary = summarise(result, seed=seed, greedy=greedy, max_steps=max_steps, both_seats=both_seats)
+    return result
+
+
+@contextmanager
+def game_core(config: TrainConfig, episodes: int, seed: int, max_steps: int | None) -> Iterator[Any]:
+    """The run's two-player env as a core of ``episodes`` copies (one game each), seeded and with the step
+    limit; closed on exit. One-line error for an env that is not two-player."""
+    kwargs = dict(config.env_kwargs)
+    if max_steps is not None:
+        kwargs["max_steps"] = max_steps
+    if config.env in (*MUJOCO_ENV_IDS, *PONG_ENV_IDS):
+        kwargs["seed"] = seed
+    core = make_vector_env(config.env, episodes, **kwargs)
+    try:
+        if core.n_agents != 2:
+            raise ValueError(
+                f"cross-play and versus-random need a two-player env; {config.env} has {core.n_agents} agents"
+            )
+        yield core
     finally:
         close = getattr(core, "close", None)
         if close is not None:
             close()
-    result = CrossplayResult(a, b, episodes, score, ret_a, ret_b, length, cut)
-    result.summary = summarise(result, seed=seed, greedy=greedy, max_steps=max_steps, both_seats=both_seats)
-    return result
 
 
 def agent_slice(tensors: dict[str, torch.Tensor], agent: int) -> dict[str, torch.Tensor]:

@@ -27,9 +27,7 @@ import numpy as np
 
 from matrl.algorithm import build_actor_critic
 from matrl.checkpoint import load_model
-from matrl.envs import make_vector_env
-from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
-from matrl.eval.crossplay import RunInfo, load_run, play_games
+from matrl.eval.crossplay import RunInfo, game_core, load_run, play_games
 from matrl.fileio import write_atomically, write_text_atomically
 
 COLUMNS = (
@@ -87,15 +85,7 @@ def _score_run(
     run: RunInfo, label: str, episodes: int, seed: int, greedy: bool, max_steps: int | None
 ) -> list[dict[str, Any]]:
     config = run.config
-    kwargs = dict(config.env_kwargs)
-    if max_steps is not None:
-        kwargs["max_steps"] = max_steps
-    if config.env in (*MUJOCO_ENV_IDS, *PONG_ENV_IDS):
-        kwargs["seed"] = seed
-    core = make_vector_env(config.env, episodes, **kwargs)
-    try:
-        if core.n_agents != 2:
-            raise ValueError(f"versus-random needs a two-player env; {config.env} has {core.n_agents} agents")
+    with game_core(config, episodes, seed, max_steps) as core:
         if core.action_spec.n < 1:
             raise ValueError(f"versus-random needs discrete actions; {config.env} has continuous ones")
         shape = getattr(core, "obs_shape", None)
@@ -121,11 +111,7 @@ def _score_run(
                     "truncated_share": float(np.mean(np.concatenate([s[3] for s in seats]))),
                 }
             )
-        return rows
-    finally:
-        close = getattr(core, "close", None)
-        if close is not None:
-            close()
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- files
