@@ -51,6 +51,16 @@ def write_run(root: Path, algo: str, iterations: tuple[int, ...], seed: int, **c
     return root / algo
 
 
+def assert_one_line_cli_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`matrl ARGV` exits with status 2 and one stderr line ``matrl: error: ...`` matching ``message``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("matrl: error: ")
+    assert re.search(message, err), err
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("runs")
@@ -129,12 +139,7 @@ def test_cli_writes_the_files_and_errors_are_one_line(
         ([str(matrl), str(wide)], "the networks of .* differ"),
         ([str(matrl), str(il), "--episodes", "0"], "episodes=0 is not allowed"),
     ):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["crossplay", *args, "--out", str(tmp_path / "bad")])
-        assert exit_info.value.code == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith("matrl: error: ")
-        assert re.search(message, err), err
+        assert_one_line_cli_error(["crossplay", *args, "--out", str(tmp_path / "bad")], message, capsys)
 
 
 def test_transitivity_summary_known_answers() -> None:
@@ -232,12 +237,7 @@ def test_versus_random_cli_and_one_line_errors(
         ([str(matrl), str(il), "--labels", "only-one"], "got 1 labels for 2 runs"),
         ([str(tmp_path / "missing")], "no model checkpoints under"),
     ):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["versus-random", *args, "--out", str(tmp_path / "bad")])
-        assert exit_info.value.code == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith("matrl: error: ")
-        assert re.search(message, err), err
+        assert_one_line_cli_error(["versus-random", *args, "--out", str(tmp_path / "bad")], message, capsys)
 
 
 def test_an_env_with_more_than_two_players_is_refused_in_one_line(tmp_path: Path) -> None:
