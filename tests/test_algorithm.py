@@ -137,7 +137,7 @@ def test_weighted_surrogate_loss_by_hand() -> None:
 
 # ---------------------------------------------------------------- every algorithm runs, ablations are exact
 @pytest.mark.parametrize("env", ["checkers_v0", "switch4_v0", "matrix_v0"])
-@pytest.mark.parametrize("algo", ["matrl", "il", "il-pp", "matrl-nobr"])
+@pytest.mark.parametrize("algo", ["matrl", "il", "il-pp", "matrl-nobr", "il-matched", "keep", "placebo"])
 def test_two_iterations_of_every_algorithm(env: str, algo: str) -> None:
     learner = make_learner(small_config(env, algo))
     n = learner.n_agents
@@ -149,10 +149,17 @@ def test_two_iterations_of_every_algorithm(env: str, algo: str) -> None:
     metrics = result.metrics
     has_rho = algo != "il"
     assert all((f"rho_{i}" in metrics) == has_rho for i in range(n))
-    assert ("g0_" + "1" * n in metrics) == (algo in ("matrl", "matrl-nobr"))
-    assert ("br_steps" in metrics) == (algo in ("matrl", "il-pp"))
+    # Every algorithm but IL estimates the meta-game: MATRL to solve it, the others for its diagnostics.
+    assert ("g0_" + "1" * n in metrics) == has_rho
+    assert ("own_gain_0" in metrics) == has_rho
+    assert ("nash_conv" in metrics) == (algo in ("matrl", "matrl-nobr"))
+    assert ("br_steps" in metrics) == (algo not in ("il", "matrl-nobr"))
     if algo == "il-pp":
         assert all(metrics[f"rho_{i}"] == 0.0 for i in range(n))
+    if algo in ("il-matched", "keep"):
+        assert all(metrics[f"rho_{i}"] == 1.0 for i in range(n))
+    if algo == "placebo":
+        assert all(metrics[f"rho_{i}"] in (0.0, 1.0) for i in range(n))
     if has_rho:
         assert all(0.0 <= metrics[f"rho_{i}"] <= 1.0 for i in range(n))
     if algo in ("matrl", "matrl-nobr"):

@@ -3,24 +3,29 @@
     1. collect trajectories with the current policies pi_i                          `collect`
     2. predicted policy pihat_i: a PPO step of each agent against pi_-i (Eq. 2)      `predict`
     3. meta-game: each agent keeps pi_i or switches to pihat_i; payoffs = expected
-       advantages (Eq. 3) importance-weighted from the same batch                   `estimate_meta_game`
+       advantages (Eq. 3) importance-weighted from the same batch (or held out)     `meta_game`
     4. a Nash equilibrium rho of the meta-game                                        `solve`
     5. weak stable fixed point pibar_i = rho_i pi_i + (1 - rho_i) pihat_i             `fixed_point`
-    6. best response of each agent to pibar_-i (Eq. 6), from pihat_i, on the same
-       batch with truncated weights prod_{j != i} clip(pibar_j / pi_j, 1 -+ c)      `best_response`
+    6. best response of each agent to pibar_-i (Eq. 6), from pihat_i (or the mixed
+       weights), on the same batch with truncated weights
+       prod_{j != i} clip(pibar_j / pi_j, 1 -+ c)                                    `best_response`
 
 The ablations follow the same path and skip steps: ``il`` stops after step 2 (pi <- pihat); ``il-pp``
 skips 3-4 with rho = 0 (respond to the predicted policies); ``matrl-nobr`` stops after step 5 and moves to
-pibar itself, as parameters (one network cannot hold a mixture of two).
+pibar itself, as parameters (one network cannot hold a mixture of two). The controls of the trust stable
+region study fix rho instead of solving for it: ``il-matched`` (rho = 1 and the BR from pihat: IL with
+MATRL's gradient steps), ``keep`` (rho = 1) and ``placebo`` (rho_i = 1 at random).
 
 Mixture modes (step 5): ``policy`` (the paper) mixes action distributions, so pibar's log-probabilities are
-exact and the best response starts from pihat; ``params`` (the original code) interpolates network weights,
-and the best response starts from those weights.
+exact; ``params`` (the original code) interpolates network weights. ``meta.br_start`` picks where the best
+response starts in ``policy`` mode: pihat (whatever rho is) or the interpolated weights, as ``params`` does.
+Meta-game estimators (step 3, ``meta.estimator``): ``in_sample`` (the paper), ``crossfit``, ``fresh``.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import time
 from collections.abc import Iterator, Sequence
@@ -31,8 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from matrl.config import TrainConfig
+from matrl.config import META_GAME_ALGOS, TrainConfig
 from matrl.envs.spec import ActionSpec
+from matrl.gametheory import diagnostics as diag
 from matrl.gametheory.metagame import estimate_meta_game
 from matrl.gametheory.solver import SolverStats, solve
 from matrl.learners.actor_critic import ActorCritic, interpolate_parameters
@@ -44,6 +50,10 @@ from matrl.learners.ppo import explained_variance, normalize_advantages
 from matrl.learners.update import LossWeights, Samples, UpdateStats, ppo_update
 from matrl.rollout.base import Batch, Collector
 from matrl.rollout.policy import NetworkPolicy
+
+#: The fixed-rho algorithms (il-pp and the controls) estimate the meta-game only for its diagnostics, and only
+#: up to this many agents (2^n payoff entries per agent).
+DIAGNOSED_MAX_AGENTS = 8
 
 
 @dataclass
@@ -77,6 +87,7 @@ class MATRL:
         self.sampler = torch.Generator().manual_seed(config.seed + 1)
         self.shuffler = torch.Generator().manual_seed(config.seed + 2)
         self.selection_rng = np.random.default_rng(config.seed + 3)
+        self.fold_shuffler = torch.Generator().manual_seed(config.seed + 4)  # cross-fitted folds only
         self.solver_stats = SolverStats()
         self.iteration_count = 0
         self.env_steps = 0
@@ -92,22 +103,28 @@ class MATRL:
         result = IterationResult()
         with self._timed(result, "collect"):
             batch = self.collect()
+            held_out_batch = self.collect_held_out()
         with self._timed(result, "advantages"):
             samples = self.prepare(batch)
+            held_out = None if held_out_batch is None else self.prepare(held_out_batch)
         with self._timed(result, "predict"):
             current = copy.deepcopy(self.net) if self._needs_current_copy() else None
+            optimizer_before = self._optimizer_snapshot()
             predicted_stats = self.predict(samples)
-            logp_predicted = self._log_prob(samples)
+            params_predicted = self._distribution_params(samples)
+            logp_predicted = self.net.head.log_prob(params_predicted, samples.actions)
         result.metrics.update(_agent_stats("predict", predicted_stats))
         if algo != "il":
-            if algo == "il-pp":
-                rho = torch.zeros(self.n_agents, dtype=torch.float64)
-            else:
+            payoffs = in_sample = None
+            if algo in META_GAME_ALGOS or self.n_agents <= DIAGNOSED_MAX_AGENTS:
                 with self._timed(result, "metagame"):
-                    payoffs = self.meta_game(samples, logp_predicted)
-                with self._timed(result, "nash"):
-                    rho = self.nash(payoffs, result)
+                    payoffs = in_sample = self.meta_game(samples, logp_predicted)
+                    if algo in META_GAME_ALGOS and self.config.meta.estimator != "in_sample":
+                        payoffs = self.held_out_meta_game(samples, held_out, current, optimizer_before)
+                        result.metrics.update(_held_out_columns(in_sample, payoffs))
                 result.metrics.update(_payoff_columns(payoffs))
+            with self._timed(result, "nash"):
+                rho = self.meta_strategy(payoffs, result)
             result.metrics.update({f"rho_{i}": float(r) for i, r in enumerate(rho)})
             with self._timed(result, "mixture"):
                 logp_bar = self.fixed_point(samples, logp_predicted, rho, current)
@@ -116,13 +133,23 @@ class MATRL:
                     br_stats, weights = self.best_response(samples, logp_bar)
                 result.metrics.update(_agent_stats("br", br_stats))
                 result.metrics["br_weight_mean"] = float(weights.mean())
+            if payoffs is not None and in_sample is not None:
+                with self._timed(result, "diagnostics"):
+                    result.metrics.update(
+                        self.diagnostics(
+                            samples, logp_predicted, params_predicted, in_sample, payoffs, rho, current
+                        )
+                    )
         if self.net.obs_norm is not None:
             # After the whole iteration: pi, pihat and pibar were all scored under the same statistics.
             self.net.obs_norm.update(samples.obs)
         self.iteration_count += 1
-        self.env_steps += batch.env_steps
+        batches = [batch] if held_out_batch is None else [batch, held_out_batch]
+        self.env_steps += sum(b.env_steps for b in batches)
         result.metrics.update(
-            episode_columns([batch.episode_returns], [batch.episode_lengths], self.n_agents)
+            episode_columns(
+                [b.episode_returns for b in batches], [b.episode_lengths for b in batches], self.n_agents
+            )
         )
         result.metrics["explained_variance"] = float(
             np.nanmean(explained_variance(samples.values, samples.returns).cpu().numpy())
@@ -138,6 +165,17 @@ class MATRL:
         """
         policy = NetworkPolicy(self._acting_net(), self.sampler)
         return self.collector.collect(policy, self.config.steps_per_env, to_env=policy.to_env)
+
+    def collect_held_out(self) -> Batch | None:
+        """The ``fresh`` estimator's held-out batch, also collected with pi (None for the other estimators).
+
+        It continues the env copies where the main batch left them; its env steps count in the budget.
+        """
+        steps = self.config.fresh_steps_per_env
+        if steps == 0:
+            return None
+        policy = NetworkPolicy(self._acting_net(), self.sampler)
+        return self.collector.collect(policy, steps, to_env=policy.to_env)
 
     def prepare(self, batch: Batch) -> Samples:
         """GAE advantages and value targets, flattened to the learner layout (A, T * E).
@@ -198,7 +236,72 @@ class MATRL:
             samples.advantages.double().cpu().numpy(), log_ratios, self.config.meta.meta_ratio_clip
         )
 
+    def held_out_meta_game(
+        self,
+        samples: Samples,
+        held_out: Samples | None,
+        current: ActorCritic | None,
+        optimizer_before: dict[str, Any] | None,
+    ) -> np.ndarray:
+        """Payoffs scored on data the predicted step was not fitted on (``meta.estimator``).
+
+        In-sample payoffs are biased upwards: the predicted step has just maximised a surrogate of the
+        own-switch payoff on the same batch, so "switch" dominates almost always
+        (docs/trust_stable_region.md).
+
+        ``fresh``: the full-batch pihat scored on the held-out batch collected with pi. ``crossfit``: the
+        env copies split into two folds; a predicted step fitted on one fold, from pi and the same optimiser
+        state, is scored on the other, and back; the two payoff tensors are averaged. The full-batch pihat,
+        which the agents move to, is unchanged, and so are the run's RNG streams (folds shuffle with their
+        own).
+        """
+        if self.config.meta.estimator == "fresh":
+            assert held_out is not None
+            return self.meta_game(held_out, self._log_prob(held_out))
+        assert current is not None and optimizer_before is not None
+        num_envs = self.config.num_envs
+        env_of_sample = torch.arange(samples.actions.shape[1]) % num_envs
+        folds = [torch.nonzero(env_of_sample < num_envs // 2).squeeze(1)]
+        folds.append(torch.nonzero(env_of_sample >= num_envs // 2).squeeze(1))
+        p = self.config.ppo
+        payoffs = []
+        for fit, score in ((folds[0], folds[1]), (folds[1], folds[0])):
+            fold_net = copy.deepcopy(current)
+            optimizer = torch.optim.Adam(fold_net.parameters(), lr=p.lr)
+            optimizer.load_state_dict(optimizer_before)
+            ppo_update(
+                fold_net,
+                optimizer,
+                _subset(samples, fit),
+                self.loss_weights,
+                epochs=p.update_iters,
+                minibatches=min(p.minibatches, len(fit)),
+                target_kl=p.target_kl,
+                max_grad_norm=p.max_grad_norm,
+                generator=self.fold_shuffler,
+                phase="cross-fitted predicted step",
+                grad_chunk=p.grad_chunk,
+            )
+            scored = _subset(samples, score)
+            with torch.no_grad():
+                logp_fold = fold_net.log_prob(scored.obs, scored.actions)
+            payoffs.append(self.meta_game(scored, logp_fold))
+        return 0.5 * (payoffs[0] + payoffs[1])
+
     # ------------------------------------------------------------------ 4. Nash
+    def meta_strategy(self, payoffs: np.ndarray | None, result: IterationResult) -> torch.Tensor:
+        """rho, each agent's probability of keeping pi_i: a Nash equilibrium of the meta-game for MATRL, or
+        fixed by the ablations and controls (il-pp 0; il-matched and keep 1; placebo 0/1 at random)."""
+        algo = self.config.algo
+        if algo in META_GAME_ALGOS:
+            assert payoffs is not None
+            return self.nash(payoffs, result)
+        if algo == "placebo":
+            keep = self.selection_rng.random(self.n_agents) < self.config.meta.placebo_keep_rate
+            return torch.tensor(keep.astype(np.float64))
+        keep_all = algo in ("il-matched", "keep")
+        return torch.full((self.n_agents,), 1.0 if keep_all else 0.0, dtype=torch.float64)
+
     def nash(self, payoffs: np.ndarray, result: IterationResult) -> torch.Tensor:
         """rho: each agent's probability of keeping its current policy at a verified equilibrium."""
         m = self.config.meta
@@ -216,11 +319,20 @@ class MATRL:
         rho: torch.Tensor,
         current: ActorCritic | None,
     ) -> torch.Tensor:
-        """log pibar(a|o) at the batch actions; in ``params`` mode (and w/o BR) the networks move to pibar."""
-        if current is None:
-            return mixture_log_prob(samples.logp, logp_predicted, rho)
-        interpolate_parameters(self.net, current, self.net, rho)
-        return self._log_prob(samples)
+        """log pibar(a|o) at the batch actions; in ``params`` mode (and w/o BR) the networks move to pibar.
+
+        With ``br_start='mixture'`` in ``policy`` mode, pibar stays the exact mixture of distributions, but
+        each agent's best response starts from the interpolated weights, so that rho_i acts on its own step.
+        """
+        if self.config.meta.mixture == "params" or self.config.algo == "matrl-nobr":
+            assert current is not None
+            interpolate_parameters(self.net, current, self.net, rho)
+            return self._log_prob(samples)
+        logp_bar = mixture_log_prob(samples.logp, logp_predicted, rho)
+        if self.config.meta.br_start == "mixture" and self.config.algo != "il-matched":
+            assert current is not None
+            interpolate_parameters(self.net, current, self.net, rho)
+        return logp_bar
 
     # ------------------------------------------------------------------ 6. best response
     def best_response(self, samples: Samples, logp_bar: torch.Tensor) -> tuple[UpdateStats, torch.Tensor]:
@@ -245,11 +357,68 @@ class MATRL:
         )
         return stats, weights
 
+    # ------------------------------------------------------------------ diagnostics
+    @torch.no_grad()
+    def diagnostics(
+        self,
+        samples: Samples,
+        logp_predicted: torch.Tensor,
+        params_predicted: torch.Tensor,
+        in_sample: np.ndarray,
+        payoffs: np.ndarray,
+        rho: torch.Tensor,
+        current: ActorCritic | None,
+    ) -> dict[str, float]:
+        """Why rho is what it is, per iteration (docs/trust_stable_region.md explains each column).
+
+        ``own_gain_i`` (the in-sample g_i when only i switches) beside ``surrogate_i`` (PPO's clipped surrogate
+        of the predicted step on the same batch); then, of the game that was solved (``payoffs``, held out
+        where the estimator is): whether every agent has a strictly dominant meta-action, the cross-effect
+        ratio, the share of strictly mixed rho_i, and Theorem 1's alpha (max total variation of each step over
+        the batch's states), epsilon (max |A_i|) and the bounds of Theorem 1 and Remark 1.
+        """
+        ratio = torch.exp(logp_predicted - samples.logp)
+        adv = samples.advantages
+        clip = self.config.ppo.clip_ratio
+        surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv).mean(1)
+        own = diag.own_switch_payoffs(in_sample)
+        dominant = diag.dominant_actions(payoffs)
+        rho_np = rho.double().cpu().numpy()
+        out: dict[str, float] = {}
+        for i in range(self.n_agents):
+            out[f"own_gain_{i}"] = float(own[i])
+            out[f"surrogate_{i}"] = float(surrogate[i])
+        out["own_gain_mean"] = float(own.mean())
+        out["surrogate_mean"] = float(surrogate.double().mean())
+        out["dominant_all"] = float(np.all(dominant >= 0))
+        out["switch_dominant_share"] = float(np.mean(dominant == 1))
+        out["cross_effect_ratio"] = float(np.nanmedian(diag.cross_effect_ratios(payoffs)))
+        out["rho_keep_share"] = float(np.mean(rho_np >= 0.5))
+        out["rho_mixed_share"] = float(np.mean((rho_np > 1e-6) & (rho_np < 1 - 1e-6)))
+        if current is not None:
+            params_current = current.distribution_params(samples.obs)
+            tv = self.net.head.total_variation(params_current, params_predicted)
+            alpha = tv.amax(1).double().cpu().numpy()
+            epsilon = adv.abs().amax(1).double().cpu().numpy()
+            tpr, tsr = diag.trust_region_bounds(payoffs, rho_np, alpha, epsilon, self.config.ppo.gamma)
+            for i in range(self.n_agents):
+                out[f"tpr_alpha_{i}"] = float(alpha[i])
+                out[f"tpr_epsilon_{i}"] = float(epsilon[i])
+                out[f"tpr_bound_{i}"] = float(tpr[i])
+                out[f"tsr_bound_{i}"] = float(tsr[i])
+        return out
+
     # ------------------------------------------------------------------ helpers
     def _needs_current_copy(self) -> bool:
-        """The params mixture needs pi's weights after the predicted step has overwritten them."""
-        algo, mode = self.config.algo, self.config.meta.mixture
-        return algo == "matrl-nobr" or (algo in ("matrl", "il-pp") and mode == "params")
+        """pi's weights are needed after the predicted step has overwritten them by the params mixture, a best
+        response that starts from the mixture, the cross-fitted estimator and the step-size diagnostics."""
+        return self.config.algo != "il"
+
+    def _optimizer_snapshot(self) -> dict[str, Any] | None:
+        """The predicted step's optimiser state before the step (the cross-fitted folds start from it)."""
+        if self.config.algo in META_GAME_ALGOS and self.config.meta.estimator == "crossfit":
+            return copy.deepcopy(self.predict_optimizer.state_dict())
+        return None
 
     def _acting_net(self) -> ActorCritic:
         """The networks the env copies act with: the learner's own on the CPU; with a GPU learner, a CPU copy
@@ -266,6 +435,10 @@ class MATRL:
     def _log_prob(self, samples: Samples) -> torch.Tensor:
         return self.net.log_prob(samples.obs, samples.actions)
 
+    @torch.no_grad()
+    def _distribution_params(self, samples: Samples) -> torch.Tensor:
+        return self.net.distribution_params(samples.obs)
+
     @contextmanager
     def _timed(self, result: IterationResult, phase: str) -> Iterator[None]:
         start = time.perf_counter()
@@ -281,6 +454,7 @@ class MATRL:
             "br_optimizer": self.br_optimizer.state_dict(),
             "sampler": self.sampler.get_state(),
             "shuffler": self.shuffler.get_state(),
+            "fold_shuffler": self.fold_shuffler.get_state(),
             "selection_rng": jsonable(self.selection_rng.bit_generator.state),
             "solver_stats": {"calls": self.solver_stats.calls, "fallbacks": self.solver_stats.fallbacks},
             "iteration": self.iteration_count,
@@ -294,6 +468,8 @@ class MATRL:
         self.br_optimizer.load_state_dict(state["br_optimizer"])
         self.sampler.set_state(state["sampler"])
         self.shuffler.set_state(state["shuffler"])
+        if "fold_shuffler" in state:  # absent in checkpoints written before the cross-fitted estimator
+            self.fold_shuffler.set_state(state["fold_shuffler"])
         self.selection_rng.bit_generator.state = state["selection_rng"]
         self.solver_stats.calls = int(state["solver_stats"]["calls"])
         self.solver_stats.fallbacks = int(state["solver_stats"]["fallbacks"])
@@ -357,6 +533,20 @@ def _agent_stats(prefix: str, stats: UpdateStats) -> dict[str, float]:
     for name in ("approx_kl", "clip_fraction", "entropy", "policy_loss", "value_loss", "steps"):
         values = getattr(stats, name)
         out[f"{prefix}_{name}"] = float(values.float().mean())
+    return out
+
+
+def _subset(samples: Samples, index: torch.Tensor) -> Samples:
+    """The samples at ``index`` along the batch axis (every field is (A, B, ...))."""
+    return Samples(*(getattr(samples, f.name)[:, index] for f in dataclasses.fields(Samples)))
+
+
+def _held_out_columns(in_sample: np.ndarray, held_out: np.ndarray) -> dict[str, float]:
+    """Each agent's own-switch payoff scored held out, and the in-sample estimate's excess over it."""
+    own_in, own_out = diag.own_switch_payoffs(in_sample), diag.own_switch_payoffs(held_out)
+    out = {f"own_gain_heldout_{i}": float(v) for i, v in enumerate(own_out)}
+    out["own_gain_heldout_mean"] = float(own_out.mean())
+    out["own_gain_bias_mean"] = float((own_in - own_out).mean())
     return out
 
 

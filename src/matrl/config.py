@@ -13,11 +13,25 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-Algo = Literal["matrl", "il", "il-pp", "matrl-nobr", "vdn", "qmix", "qtran", "maddpg"]
+Algo = Literal[
+    "matrl",
+    "il",
+    "il-pp",
+    "matrl-nobr",
+    "il-matched",
+    "keep",
+    "placebo",
+    "vdn",
+    "qmix",
+    "qtran",
+    "maddpg",
+]
 MixtureMode = Literal["policy", "params"]
 NashMethod = Literal["exact", "cma", "replicator", "fictitious_play"]
+Estimator = Literal["in_sample", "crossfit", "fresh"]
+BRStart = Literal["predicted", "mixture"]
 Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 ActionBounds = Literal["clip", "tanh"]
 Network = Literal["auto", "mlp", "cnn"]
@@ -26,8 +40,10 @@ Rollout = Literal["local", "ray"]
 Device = Literal["auto", "cpu", "cuda"]
 
 ALGOS: tuple[str, ...] = get_args(Algo)
-#: MATRL and its ablations: one on-policy code path (`matrl.algorithm`).
-MATRL_ALGOS: tuple[str, ...] = ("matrl", "il", "il-pp", "matrl-nobr")
+#: MATRL, its ablations and its controls: one on-policy code path (`matrl.algorithm`).
+MATRL_ALGOS: tuple[str, ...] = ("matrl", "il", "il-pp", "matrl-nobr", "il-matched", "keep", "placebo")
+#: The algorithms that estimate the meta-game and solve it for rho (the others fix rho or skip the game).
+META_GAME_ALGOS: tuple[str, ...] = ("matrl", "matrl-nobr")
 #: Value-decomposition baselines for discrete actions (`matrl.baselines`).
 VALUE_ALGOS: tuple[str, ...] = ("vdn", "qmix", "qtran")
 
@@ -103,6 +119,18 @@ class MetaConfig:
     br_importance_clip: float = 0.1
     """Truncate each other agent's pibar_j / pi_j to [1 - c, 1 + c] in the best-response weights."""
 
+    estimator: Estimator = "in_sample"
+    """Meta-game payoffs from: ``in_sample`` (the batch the predicted step was fitted on, the paper),
+    ``crossfit`` (2 folds of env copies: a predicted step fitted on one half is scored on the other, and
+    back), or ``fresh`` (a held-out batch of ``fresh_fraction`` x batch_size env steps collected with pi)."""
+    fresh_fraction: float = 0.25
+    """Size of the ``fresh`` held-out batch, a fraction of batch_size (its env steps count in the budget)."""
+    br_start: BRStart = "predicted"
+    """Where each agent's best response starts: ``predicted`` (pihat_i, whatever rho_i is) or ``mixture``
+    (the weights rho_i theta_i + (1 - rho_i) thetahat_i, as the original code did), so rho_i acts on the
+    agent's own step. With ``mixture='params'`` the start is the interpolation either way."""
+    placebo_keep_rate: float = 0.2
+    """``placebo`` only: each agent keeps its current policy (rho_i = 1) with this chance per iteration."""
 
 @dataclass(frozen=True)
 class ValueConfig:
@@ -245,7 +273,19 @@ class TrainConfig:
     @property
     def iterations(self) -> int:
         """Iterations needed to reach ``total_steps`` (the last one may overshoot)."""
-        return math.ceil(self.total_steps / self.batch_size)
+        return math.ceil(self.total_steps / self.steps_per_iteration)
+    @property
+    def fresh_steps_per_env(self) -> int:
+        """Steps each env copy takes per iteration for the ``fresh`` held-out batch (0 if there is none)."""
+        if self.algo not in META_GAME_ALGOS or self.meta.estimator != "fresh":
+            return 0
+        return max(1, round(self.meta.fresh_fraction * self.steps_per_env))
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Env steps one iteration collects: the batch, plus the held-out batch of the ``fresh`` estimator."""
+        return self.batch_size + self.fresh_steps_per_env * self.num_envs
+
 
     def validate(self) -> TrainConfig:
         """Raise one clear ValueError for the first bad value; return self so calls chain."""
@@ -323,13 +363,25 @@ class TrainConfig:
             ("nash_method", NashMethod),
             ("selection", Selection),
             ("mixture", MixtureMode),
+        _check(0 < m.fresh_fraction <= 1, "meta.fresh_fraction", m.fresh_fraction, "in (0, 1]")
+        _check(0 <= m.placebo_keep_rate <= 1, "meta.placebo_keep_rate", m.placebo_keep_rate, "in [0, 1]")
         ):
             options = get_args(allowed)
             _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")
         self._validate_rollout()
+            ("estimator", Estimator),
+            ("br_start", BRStart),
         self._validate_baselines()
         return self
 
+        if self.algo in META_GAME_ALGOS and m.estimator == "crossfit":
+            _check(
+                self.num_envs >= 2,
+                "meta.estimator",
+                m.estimator,
+                f"'in_sample' or 'fresh' with num_envs={self.num_envs} (crossfit splits the env copies into "
+                "2 folds, so it needs num_envs >= 2)",
+            )
     def _validate_rollout(self) -> None:
         rollouts = get_args(Rollout)
         _check(self.rollout in rollouts, "rollout", self.rollout, f"one of {', '.join(rollouts)}")

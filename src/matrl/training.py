@@ -25,7 +25,9 @@ import torch
 
 from matrl import checkpoint
 from matrl.baselines import make_learner
-from matrl.config import TrainConfig
+from matrl.config import MATRL_ALGOS, TrainConfig
+from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
+from matrl.envs.matrix import stage_payoffs, stage_regrets
 from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
 from matrl.fileio import write_text_atomically
 from matrl.logging.metrics import MetricsLog
@@ -87,6 +89,21 @@ def package_versions() -> dict[str, str]:
     for name in _VERSIONED:
         try:
             out[name] = metadata.version(name)
+def stage_game_columns(config: TrainConfig, learner: Any) -> dict[str, float]:
+    """``matrix_v0`` with a policy-gradient learner: each agent's mixed strategy in the one state
+    (``stage_p{i}_{a}``) and its NashConv in the stage game (``stage_nash_conv``, 0 at an equilibrium)."""
+    if config.env != MATRIX_ENV_ID or config.algo not in MATRL_ALGOS:
+        return {}
+    payoffs = stage_payoffs(**{k: v for k, v in config.env_kwargs.items() if k in ("game", "payoffs")})
+    n = payoffs.shape[0]
+    with torch.no_grad():
+        obs = torch.ones(n, 1, 1, device=learner.device)
+        probs = torch.softmax(learner.net.distribution_params(obs)[:, 0], -1).double().cpu().numpy()
+    out = {f"stage_p{i}_{a}": float(probs[i, a]) for i in range(n) for a in range(probs.shape[1])}
+    out["stage_nash_conv"] = float(stage_regrets(payoffs, probs).sum())
+    return out
+
+
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
@@ -155,7 +172,7 @@ def train(
                 seconds = time.perf_counter() - start
                 row: dict[str, float] = {"iteration": learner.iteration_count, "env_steps": learner.env_steps}
                 row.update(result.metrics)
-                row["steps_per_second"] = config.batch_size / seconds
+                row["steps_per_second"] = config.steps_per_iteration / seconds
                 row.update({f"time_{k}": v for k, v in result.phase_seconds.items()})
                 row["time_iteration"] = seconds
                 if restarts is not None:
@@ -233,3 +250,4 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+                result.metrics.update(stage_game_columns(config, learner))

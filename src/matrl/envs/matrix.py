@@ -123,6 +123,19 @@ def make_matrix_core(
 ) -> MatrixGameCore:
     """The ``matrix_v0`` core: a named game of :mod:`matrl.matrixgames.games` (default ``stag_hunt``) or
     explicit ``payoffs``, not both."""
+    return MatrixGameCore(
+        num_envs,
+        stage_payoffs(game, payoffs),
+        episode_length=episode_length,
+        autoreset=autoreset,
+        reward_dtype=reward_dtype,
+        terminate_at_end=terminate_at_end,
+    )
+
+
+def stage_payoffs(game: str | None = None, payoffs: ArrayLike | None = None) -> NDArray[np.float64]:
+    """The payoff tensor ``matrix_v0`` plays for these kwargs: a named game (default ``stag_hunt``) or
+    explicit ``payoffs``, not both."""
     if payoffs is not None and game is not None:
         raise ValueError(f"pass either game={game!r} or payoffs=..., not both")
     if payoffs is None:
@@ -130,11 +143,23 @@ def make_matrix_core(
         if not isinstance(name, str) or name not in NAMED_GAMES:
             raise ValueError(f"unknown game {name!r}; allowed: {', '.join(NAMED_GAMES)}")
         payoffs = NAMED_GAMES[name]
-    return MatrixGameCore(
-        num_envs,
-        payoffs,
-        episode_length=episode_length,
-        autoreset=autoreset,
-        reward_dtype=reward_dtype,
-        terminate_at_end=terminate_at_end,
-    )
+    return check_payoffs(payoffs)
+
+
+def stage_regrets(payoffs: ArrayLike, probs: ArrayLike) -> NDArray[np.float64]:
+    """(n,) each player's regret in the one-shot game when every player i mixes with ``probs[i]`` (K,).
+
+    Their sum is the NashConv of the learned policies: 0 exactly at a Nash equilibrium of the stage game.
+    """
+    table = check_payoffs(payoffs)
+    mix = np.asarray(probs, dtype=np.float64)
+    n = table.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        values = table[i]
+        # Contract every other player's axis with its mixed strategy, highest axis first.
+        for j in reversed(range(n)):
+            if j != i:
+                values = np.tensordot(values, mix[j], axes=([j], [0]))
+        out[i] = values.max() - values @ mix[i]
+    return out

@@ -32,6 +32,8 @@ class PolicyHead(Protocol):
 
     def mode(self, params: torch.Tensor) -> torch.Tensor: ...
 
+    def total_variation(self, params_p: torch.Tensor, params_q: torch.Tensor) -> torch.Tensor: ...
+
     def env_action(self, actions: np.ndarray) -> np.ndarray: ...
 
 
@@ -61,6 +63,11 @@ class CategoricalHead:
     def mode(logits: torch.Tensor) -> torch.Tensor:
         """The most likely action, for greedy evaluation; shape (A, B)."""
         return logits.argmax(-1)
+
+    @staticmethod
+    def total_variation(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
+        """Exact total variation distance 1/2 sum_a |p(a) - q(a)| of each pair of distributions; (A, B)."""
+        return 0.5 * (torch.softmax(logits_p, -1) - torch.softmax(logits_q, -1)).abs().sum(-1)
 
     @staticmethod
     def env_action(actions: np.ndarray) -> np.ndarray:
@@ -131,6 +138,20 @@ class GaussianHead:
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """The most likely stored action (the mean), for greedy evaluation."""
         return self.split(params)[0]
+
+    def total_variation(self, params_p: torch.Tensor, params_q: torch.Tensor) -> torch.Tensor:
+        """An upper bound on the total variation of each pair; (A, B).
+
+        Gaussians have no closed-form TV, so this is Pinsker's min(1, sqrt(KL(p || q) / 2)) over the real
+        action entries; a tanh squash is a bijection and changes neither KL nor TV.
+        """
+        mean_p, log_std_p = self.split(params_p)
+        mean_q, log_std_q = self.split(params_q)
+        var_ratio = torch.exp(2.0 * (log_std_p - log_std_q))
+        gap = (mean_p - mean_q) * torch.exp(-log_std_q)
+        kl = 0.5 * (var_ratio + gap.square() - 1.0) - (log_std_p - log_std_q)
+        kl = (kl * self._mask.to(params_p.device)).sum(-1)
+        return torch.clamp(torch.sqrt(torch.clamp(kl, min=0.0) / 2.0), max=1.0)
 
     def env_action(self, actions: np.ndarray) -> np.ndarray:
         """Stored actions (E, A, dim) -> what the environment receives, inside each agent's bounds."""
