@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args
 
 Algo = Literal[
     "matrl",
@@ -29,9 +29,9 @@ Algo = Literal[
     "maddpg",
 ]
 MixtureMode = Literal["policy", "params"]
-NashMethod = Literal["exact", "cma", "replicator", "fictitious_play"]
 Estimator = Literal["in_sample", "crossfit", "fresh"]
 BRStart = Literal["predicted", "mixture"]
+NashMethod = Literal["exact", "cma", "replicator", "fictitious_play"]
 Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 ActionBounds = Literal["clip", "tanh"]
 Network = Literal["auto", "mlp", "cnn"]
@@ -118,7 +118,6 @@ class MetaConfig:
     """Gradient steps of the best response."""
     br_importance_clip: float = 0.1
     """Truncate each other agent's pibar_j / pi_j to [1 - c, 1 + c] in the best-response weights."""
-
     estimator: Estimator = "in_sample"
     """Meta-game payoffs from: ``in_sample`` (the batch the predicted step was fitted on, the paper),
     ``crossfit`` (2 folds of env copies: a predicted step fitted on one half is scored on the other, and
@@ -131,6 +130,7 @@ class MetaConfig:
     agent's own step. With ``mixture='params'`` the start is the interpolation either way."""
     placebo_keep_rate: float = 0.2
     """``placebo`` only: each agent keeps its current policy (rho_i = 1) with this chance per iteration."""
+
 
 @dataclass(frozen=True)
 class ValueConfig:
@@ -271,10 +271,6 @@ class TrainConfig:
         return self.batch_size // self.num_envs
 
     @property
-    def iterations(self) -> int:
-        """Iterations needed to reach ``total_steps`` (the last one may overshoot)."""
-        return math.ceil(self.total_steps / self.steps_per_iteration)
-    @property
     def fresh_steps_per_env(self) -> int:
         """Steps each env copy takes per iteration for the ``fresh`` held-out batch (0 if there is none)."""
         if self.algo not in META_GAME_ALGOS or self.meta.estimator != "fresh":
@@ -286,6 +282,10 @@ class TrainConfig:
         """Env steps one iteration collects: the batch, plus the held-out batch of the ``fresh`` estimator."""
         return self.batch_size + self.fresh_steps_per_env * self.num_envs
 
+    @property
+    def iterations(self) -> int:
+        """Iterations needed to reach ``total_steps`` (the last one may overshoot)."""
+        return math.ceil(self.total_steps / self.steps_per_iteration)
 
     def validate(self) -> TrainConfig:
         """Raise one clear ValueError for the first bad value; return self so calls chain."""
@@ -359,21 +359,17 @@ class TrainConfig:
             m.meta_ratio_clip,
             "in (0, 1) or None",
         )
+        _check(0 < m.fresh_fraction <= 1, "meta.fresh_fraction", m.fresh_fraction, "in (0, 1]")
+        _check(0 <= m.placebo_keep_rate <= 1, "meta.placebo_keep_rate", m.placebo_keep_rate, "in [0, 1]")
         for name, allowed in (
             ("nash_method", NashMethod),
             ("selection", Selection),
             ("mixture", MixtureMode),
-        _check(0 < m.fresh_fraction <= 1, "meta.fresh_fraction", m.fresh_fraction, "in (0, 1]")
-        _check(0 <= m.placebo_keep_rate <= 1, "meta.placebo_keep_rate", m.placebo_keep_rate, "in [0, 1]")
+            ("estimator", Estimator),
+            ("br_start", BRStart),
         ):
             options = get_args(allowed)
             _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")
-        self._validate_rollout()
-            ("estimator", Estimator),
-            ("br_start", BRStart),
-        self._validate_baselines()
-        return self
-
         if self.algo in META_GAME_ALGOS and m.estimator == "crossfit":
             _check(
                 self.num_envs >= 2,
@@ -382,6 +378,10 @@ class TrainConfig:
                 f"'in_sample' or 'fresh' with num_envs={self.num_envs} (crossfit splits the env copies into "
                 "2 folds, so it needs num_envs >= 2)",
             )
+        self._validate_rollout()
+        self._validate_baselines()
+        return self
+
     def _validate_rollout(self) -> None:
         rollouts = get_args(Rollout)
         _check(self.rollout in rollouts, "rollout", self.rollout, f"one of {', '.join(rollouts)}")
