@@ -83,12 +83,6 @@ def make_collector(config: TrainConfig) -> Collector:
     return LocalCollector(config.env, config.num_envs, **kwargs)
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of python, the platform and the packages a result depends on."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in _VERSIONED:
-        try:
-            out[name] = metadata.version(name)
 def stage_game_columns(config: TrainConfig, learner: Any) -> dict[str, float]:
     """``matrix_v0`` with a policy-gradient learner: each agent's mixed strategy in the one state
     (``stage_p{i}_{a}``) and its NashConv in the stage game (``stage_nash_conv``, 0 at an equilibrium)."""
@@ -104,6 +98,12 @@ def stage_game_columns(config: TrainConfig, learner: Any) -> dict[str, float]:
     return out
 
 
+def package_versions() -> dict[str, str]:
+    """Versions of python, the platform and the packages a result depends on."""
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
@@ -169,6 +169,7 @@ def train(
                 start = time.perf_counter()
                 restarts = getattr(collector, "restarts", None)  # rollout workers restarted (Ray)
                 result = learner.iteration()
+                result.metrics.update(stage_game_columns(config, learner))
                 seconds = time.perf_counter() - start
                 row: dict[str, float] = {"iteration": learner.iteration_count, "env_steps": learner.env_steps}
                 row.update(result.metrics)
@@ -250,4 +251,3 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
-                result.metrics.update(stage_game_columns(config, learner))
