@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,17 @@ class MetricsLog:
             self._writer = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_iteration + 1)
 
     def _truncate(self, iteration: int) -> None:
-        """Keep the header and the rows of iterations <= ``iteration``."""
+        """Keep the header and the rows of iterations <= ``iteration``.
+
+        A kill while a row is appended leaves a last line without its newline, cut anywhere (even inside its
+        last value, where it still has every field): such a line is dropped like a row with missing fields.
+        """
         if not self.path.exists():
             raise FileNotFoundError(f"cannot resume: {self.path} is missing")
-        with self.path.open(newline="") as f:
-            rows = list(csv.reader(f))
+        text = self.path.read_text(encoding="utf-8")
+        if not text.endswith("\n"):
+            text = text[: text.rindex("\n") + 1] if "\n" in text else ""
+        rows = list(csv.reader(io.StringIO(text, newline="")))
         if not rows:
             raise ValueError(f"cannot resume: {self.path} is empty")
         self.columns = rows[0]
@@ -71,6 +78,16 @@ class MetricsLog:
             for name, value in row.items():
                 if name != "iteration" and value is not None and math.isfinite(value):
                     self._writer.add_scalar(name, value, global_step=step)
+
+    def sync(self) -> None:
+        """Flush the rows written so far to disk: called before a checkpoint, so that after a power loss the
+        CSV still holds every row up to the checkpoint that survived (resume needs them)."""
+        if self.path.exists():
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         """Flush TensorBoard events."""
