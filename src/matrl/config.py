@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 Algo = Literal[
     "matrl",
@@ -232,6 +233,9 @@ class TrainConfig:
     """Extra keyword arguments of the environment constructor (JSON values)."""
     checkpoint_every: int = 10
     """Iterations between checkpoints (the last iteration is always saved)."""
+    checkpoint_every_seconds: float | None = 300.0
+    """Also save the training state (for --resume; no model file) once this many seconds have passed since the
+    last checkpoint, so that a slow env loses at most that much on a kill (None: iterations only)."""
     threads: int = 1
     """torch CPU threads (1 is fastest for these small networks; run seeds in parallel instead)."""
     env_workers: int = 1
@@ -380,6 +384,7 @@ class TrainConfig:
             )
         self._validate_rollout()
         self._validate_baselines()
+        _validate_finite(self)
         return self
 
     def _validate_rollout(self) -> None:
@@ -453,32 +458,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Inverse of `to_dict`; unknown keys are an error (they would be silently ignored otherwise)."""
-        data = dict(data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}; allowed: {sorted(known)}")
-        for key, sub in (
-            ("ppo", PPOConfig),
-            ("meta", MetaConfig),
-            ("value", ValueConfig),
-            ("maddpg", MADDPGConfig),
-            ("cnn", CNNConfig),
-        ):
-            if key in data:
-                section = dict(data[key])
-                sub_known = {f.name for f in dataclasses.fields(sub)}
-                bad = sorted(set(section) - sub_known)
-                if bad:
-                    raise ValueError(f"unknown config keys {key}.{bad}; allowed: {sorted(sub_known)}")
-                for name in ("hidden", "channels", "kernels", "strides"):
-                    if name in section:
-                        section[name] = tuple(section[name])
-                data[key] = sub(**section)
-        if "hidden" in data:
-            data["hidden"] = tuple(data["hidden"])
-        return cls(**data)
+        """Inverse of `to_dict`; unknown keys and values of the wrong type are an error (one line naming the
+        field), as a hand-edited config.json would otherwise train with a string seed or fail deep inside."""
+        typed: TrainConfig = _from_fields(cls, dict(data), "")
+        return typed
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -491,12 +474,114 @@ class TrainConfig:
             raise ValueError(f"config file {path} is not valid JSON: {err}") from None
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} must hold a JSON object, got {type(data).__name__}")
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as err:
+            raise ValueError(f"config file {path}: {err}") from None
 
 
 def _check(ok: bool, name: str, value: object, allowed: str) -> None:
     if not ok:
         raise ValueError(f"{name}={value!r} is not allowed; expected {allowed}")
+
+
+def _validate_finite(config: TrainConfig) -> None:
+    """Every float setting finite (``--ppo.lr inf`` would only show as a NaN loss iterations later), and the
+    time-based checkpoint interval positive."""
+    for name, value in _float_settings(config, ""):
+        _check(math.isfinite(value), name, value, "a finite number")
+    every = config.checkpoint_every_seconds
+    _check(every is None or every > 0, "checkpoint_every_seconds", every, "> 0 or None")
+
+
+def _float_settings(section: Any, prefix: str) -> list[tuple[str, float]]:
+    found = []
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):
+            found += _float_settings(value, f"{prefix}{f.name}.")
+        elif isinstance(value, float):
+            found.append((f"{prefix}{f.name}", value))
+    return found
+
+
+_SECTION_TYPE = TypeVar("_SECTION_TYPE")
+
+
+def _from_fields(cls: type[_SECTION_TYPE], data: dict[str, Any], prefix: str) -> _SECTION_TYPE:
+    """``cls(**data)`` with unknown keys refused and every value checked against its field's type."""
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f"{prefix.rstrip('.')}." if prefix else ""
+        raise ValueError(f"unknown config keys {where}{unknown}; allowed: {sorted(known)}")
+    return cls(**{name: _typed(f"{prefix}{name}", value, hints[name]) for name, value in data.items()})
+
+
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """``value`` as the JSON form of a field of type ``hint`` (tuples from lists, floats from ints), or one
+    ValueError naming the field, the value and the type expected (bools are not numbers here)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        if value is None:
+            return None
+        (inner,) = (a for a in args if a is not type(None))
+        return _typed(name, value, inner) if _matches(value, inner) else _refuse(name, value, hint)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, dict):
+            return _refuse(name, value, hint)
+        return _from_fields(hint, dict(value), f"{name}.")
+    if not _matches(value, hint):
+        return _refuse(name, value, hint)
+    if hint is float:
+        return float(value)
+    if origin is tuple:
+        return tuple(_typed(name, item, args[0]) for item in value)
+    return value
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is Literal:
+        return isinstance(value, str) and value in args
+    if origin is tuple:
+        return isinstance(value, list | tuple) and all(_matches(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(key, str) for key in value)
+    return isinstance(value, dict) if dataclasses.is_dataclass(hint) else True
+
+
+def _refuse(name: str, value: Any, hint: Any) -> Any:
+    raise ValueError(f"{name}={value!r} is not allowed; expected {_describe(hint)}")
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _describe(a) for a in args)
+    if origin is Literal:
+        return f"one of {', '.join(repr(a) for a in args)}"
+    if origin is tuple:
+        return f"a list of {_describe(args[0]).removeprefix('an ').removeprefix('a ')}s"
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        dict: "a JSON object",
+    }
+    if origin is dict or dataclasses.is_dataclass(hint):
+        return "a JSON object"
+    return names.get(hint, str(hint))
 
 
 #: Paper appendix Table 5 (multi-agent MuJoCo): batch 4000, 128x128 MLPs, lr and BR lr 0.002, 10 policy and 5
