@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,6 +78,7 @@ def train(args: Sequence[str]) -> None:
     scout.add_argument("--envs-per-worker", "--envs_per_worker", dest="envs_per_worker")
     scout.add_argument("--total-steps", "--total_steps", dest="total_steps")
     known, _ = scout.parse_known_args(list(args))
+    raw_args = list(args)
     if known.num_envs is not None and known.envs_per_worker not in (None, "None"):
         raise ValueError(
             f"--num-envs {known.num_envs} and --envs-per-worker {known.envs_per_worker} are not allowed "
@@ -106,10 +109,46 @@ def train(args: Sequence[str]) -> None:
         raise ValueError(f"unknown env id {command.config.env!r}; known ids: {', '.join(ENV_IDS)}")
     if command.resume:
         extend_to = command.config.total_steps if known.total_steps is not None else None
-        run_training(None, command.out, resume=True, progress=command.progress, extend_to=extend_to)
+        execution = _resume_execution(raw_args, command.config)
+        run_training(
+            None,
+            command.out,
+            resume=True,
+            progress=command.progress,
+            extend_to=extend_to,
+            execution=execution,
+        )
     else:
         run_training(command.config, command.out, progress=command.progress)
     print(f"run written to {command.out}")
+
+
+#: `matrl train` flags that --resume accepts: the run's settings come from its config.json, so any other flag
+#: would be dropped silently; these say how to run (execution) or extend the budget.
+_RESUME_FLAGS = ("--out", "--resume", "--progress", "--no-progress", "--total-steps")
+
+
+def _resume_execution(args: Sequence[str], config: TrainConfig) -> dict[str, Any]:
+    """The execution settings given with --resume (`matrl.training.EXECUTION_FIELDS`); any other setting
+    is refused in one line, since the resumed run keeps its config.json."""
+    from matrl.training import EXECUTION_FIELDS
+
+    execution_flags = {f"--{name.replace('_', '-')}": name for name in EXECUTION_FIELDS}
+    given: dict[str, Any] = {}
+    for token in args:
+        if not token.startswith("--"):
+            continue
+        flag = token.split("=", 1)[0].replace("_", "-")
+        if flag in execution_flags:
+            given[execution_flags[flag]] = getattr(config, execution_flags[flag])
+        elif flag not in _RESUME_FLAGS:
+            allowed = ", ".join([*_RESUME_FLAGS[-1:], *execution_flags])
+            raise ValueError(
+                f"{flag} is not allowed with --resume: the run keeps the settings of its config.json; "
+                "allowed: "
+                f"{allowed} (to change others, start a new run with --from-config DIR/config.json --out NEW)"
+            )
+    return given
 
 
 def _without_option(args: list[str], names: tuple[str, ...]) -> list[str]:
@@ -358,6 +397,40 @@ def sweep(
     )
 
 
+def study(
+    spec: Path,
+    out: Path = Path("runs/study"),
+    jobs: int = 1,
+    report_only: bool = False,
+    reps: int = 2000,
+) -> None:
+    """Train a grid of runs (envs x algorithms x seeds, from a JSON spec) into OUT/ENV/ALGO/seed_S, one
+    process each, then compare them with rliable: IQM and mean with 95 % stratified bootstrap intervals,
+    probability of improvement, performance profiles, learning curves and cost, in OUT/report.md and PNGs,
+    plus OUT/marl_eval.json. Run it again to skip finished runs and resume interrupted ones.
+
+    The spec format and the trust-stable-region study that uses it: docs/trust_stable_region.md.
+
+    Args:
+        spec: JSON file with envs (label -> train flags and metric), algos (label -> train flags), seeds.
+        out: Study directory.
+        jobs: Runs trained at once (one core each with the spec's default threads = 1).
+        report_only: Only write the report from the runs that have finished.
+        reps: Bootstrap resamples of the confidence intervals.
+    """
+    from matrl.study import StudySpec, report, run_study
+
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs} is not allowed; expected an integer >= 1")
+    plan = StudySpec.load(spec)
+    if not report_only:
+        failed = [c for c, code in run_study(plan, out, jobs) if code != 0]
+        if failed:
+            logs = ", ".join(f"{c.directory}.log" for c in failed)
+            print(f"{len(failed)} runs failed; their logs: {logs}")
+    print(f"report written to {report(plan, out, reps)}")
+
+
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "train": _train_help,
     "evaluate": evaluate,
@@ -366,14 +439,26 @@ SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "versus-random": versus_random,
     "sweep": sweep,
     "matrix-games": run_study,
+    "study": study,
     "render": render,
     "envs": envs,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the `matrl` console script."""
+    """Entry point of the `matrl` console script: the one place that turns known failures into one line.
+
+    Bad input, missing or corrupt files, a locked run directory, OS errors (read-only directory, full disk)
+    and running out of memory print ``matrl: error: ...`` and exit 2; Ctrl-C exits 130 saying how to resume.
+    ``--debug`` (anywhere) or ``MATRL_DEBUG=1`` shows the traceback instead. Anything else is a bug in matrl
+    and keeps its traceback.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("MATRL_DEBUG", "") not in ("", "0")
+    if "--debug" in args:
+        debug, args = True, [a for i, a in enumerate(args) if a != "--debug" or _is_value(args, i)]
+    from matrl.fileio import RunLockedError
+
     try:
         if args and args[0] == "train":
             train(args[1:])
@@ -384,9 +469,45 @@ def main(argv: Sequence[str] | None = None) -> None:
             description="Multi-Agent Trust Region Learning (MATRL).",
             args=_glued(args, "--train-args"),
         )
-    except (ValueError, FileNotFoundError, FloatingPointError, ImportError) as err:
-        print(f"matrl: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        if debug:
+            raise
+        print(f"matrl: {err or 'interrupted'}", file=sys.stderr)
+        raise SystemExit(130) from None
+    except (ValueError, OSError, FloatingPointError, ImportError, RunLockedError, MemoryError) as err:
+        if debug:
+            raise
+        print(f"matrl: error: {_one_line(err)}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _is_value(args: list[str], i: int) -> bool:
+    """Whether ``args[i]`` is the value of the option before it (``--train-args --debug``), not a flag."""
+    return i > 0 and args[i - 1] == "--train-args"
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some space, then continue with --resume",
+    errno.EDQUOT: "free some space, then continue with --resume",
+    errno.EFBIG: "the file system or a limit (ulimit -f) refuses files this large",
+    errno.EROFS: "choose a writable --out",
+    errno.EACCES: "choose a directory you may write to, or fix its permissions",
+    errno.EPERM: "choose a directory you may write to, or fix its permissions",
+    errno.ENOTDIR: "a part of the path is a file, not a directory",
+}
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of a known failure on one line, with what to do for OS errors and memory."""
+    if isinstance(err, MemoryError):
+        return f"out of memory ({err or 'allocation failed'}); try a smaller --batch-size or --num-envs"
+    if isinstance(err, OSError) and err.strerror:
+        where = f": {err.filename}" if err.filename else ""
+        hint = _OS_HINTS.get(err.errno or 0)
+        text = f"{err.strerror}{where}" + (f" ({hint})" if hint else "")
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import dataclasses
 import io
 import math
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -250,8 +249,8 @@ def run_one(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         train(config, run_dir, resume=True, progress=False)
         action = "resumed"
     else:
-        if (run_dir / "config.json").exists():
-            shutil.rmtree(run_dir)  # killed before its first checkpoint: nothing to resume from
+        # train takes the run's lock and replaces a run killed before it trained an iteration (a run it holds
+        # that got further is refused): no removal here, outside the lock, where another sweep may be training
         train(config, run_dir, progress=False)
         action = "trained"
     return {"action": action, "seconds": time.perf_counter() - start}

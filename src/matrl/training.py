@@ -8,15 +8,22 @@ directory:
     DIR/metrics.csv        one row per iteration (see `matrl.logging.metrics`)
     DIR/tb/                TensorBoard events
     DIR/checkpoints/       iter_NNNNNN.safetensors (networks) and state.pt (latest full state, for --resume)
+    DIR/.lock              held (flock) by the process training in DIR; names its PID
+
+docs/reliability.md lists what survives a kill, a full disk or a second process, and what does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import platform
+import shlex
+import shutil
 import sys
 import time
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,7 +36,7 @@ from matrl.config import MATRL_ALGOS, TrainConfig
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import stage_payoffs, stage_regrets
 from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
-from matrl.fileio import write_text_atomically
+from matrl.fileio import LOCK_FILE, RunLock, remove_stale_tmp, write_text_atomically
 from matrl.logging.metrics import MetricsLog
 from matrl.rollout.base import Collector
 from matrl.rollout.local import LocalCollector
@@ -109,6 +116,22 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+#: TrainConfig fields that may differ on ``--resume``: they change where and how fast a run computes, not what
+#: it computes (the rest is fixed by config.json).
+EXECUTION_FIELDS: tuple[str, ...] = ("threads", "rollout", "workers", "env_workers", "device", "address")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during training; says where the run stopped and how to continue it."""
+
+    def __init__(self, out: Path, iteration: int, checkpoint_iteration: int) -> None:
+        self.out, self.iteration, self.checkpoint_iteration = out, iteration, checkpoint_iteration
+        super().__init__(
+            f"interrupted at iteration {iteration} (last checkpoint: iteration {checkpoint_iteration}); "
+            f"resume with matrl train --out {shlex.quote(str(out))} --resume"
+        )
+
+
 def train(
     config: TrainConfig | None,
     out: Path,
@@ -117,12 +140,18 @@ def train(
     stop_after: int | None = None,
     tensorboard: bool = True,
     extend_to: int | None = None,
+    execution: Mapping[str, Any] | None = None,
 ) -> Path:
     """Train (or resume) a run in ``out`` and return the directory.
 
+    The process holds ``out``'s `RunLock` throughout: a second train or resume of the same directory fails at
+    once, naming this process. A fresh run writes its initial state (iteration 0) before it trains, so that
+    ``resume`` works whenever it was stopped; a fresh start replaces a directory whose run never got past
+    that.
+
     Args:
         config: the run's settings; with ``resume`` it must be None or equal to the saved config.
-        out: run directory; must not hold a run unless resuming.
+        out: run directory; must not hold a trained run unless resuming.
         resume: continue from ``out/checkpoints/state.pt``, bit-identically to an uninterrupted run.
         progress: show a progress bar.
         stop_after: stop after this many iterations in total (for tests of interrupted runs).
@@ -130,39 +159,112 @@ def train(
         extend_to: with ``resume``, a new ``total_steps`` of at least the steps already done: a finished (or
             interrupted) run continues to it, exactly as a run started with that budget would (no setting
             depends on the budget but the number of iterations); config.json is rewritten with it.
+        execution: with ``resume``, new values of `EXECUTION_FIELDS` (threads, rollout backend, ...) for this
+            process only; config.json keeps the run's own.
+
+    Raises:
+        RunLockedError: another process trains in ``out``.
+        TrainingInterrupted: Ctrl-C; the run resumes from its last checkpoint.
     """
     out = Path(out)
+    if config is not None:
+        config.validate()  # bad settings are refused before anything is created
+    if resume and not (out / "config.json").is_file():
+        raise FileNotFoundError(f"cannot resume: {out} holds no run (no config.json)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(
+            f"--out {out} is not allowed: it is a file; expected a directory (new or holding a run)"
+        )
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out):
+        remove_stale_tmp([out, out / checkpoint.CHECKPOINT_DIR])
+        try:
+            return _train(config, out, resume, progress, stop_after, tensorboard, extend_to, execution)
+        except BaseException:
+            if created and not (out / "config.json").exists():
+                _remove_directory(out)  # failed before the run began (no Ray, bad env): leave no trace
+            raise
+
+
+def _remove_directory(out: Path) -> None:
+    """Remove a run directory this process created, while still holding its lock (`RunLock` re-checks the
+    lock file's identity, so unlinking it here cannot let two processes in)."""
+    for name in ("tb", checkpoint.CHECKPOINT_DIR):
+        shutil.rmtree(out / name, ignore_errors=True)
+    (out / LOCK_FILE).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        out.rmdir()  # only if empty: anything else in it is not ours
+
+
+def _train(
+    config: TrainConfig | None,
+    out: Path,
+    resume: bool,
+    progress: bool,
+    stop_after: int | None,
+    tensorboard: bool,
+    extend_to: int | None,
+    execution: Mapping[str, Any] | None,
+) -> Path:
+    """`train` once the run directory is locked."""
     if resume:
-        if not (out / "config.json").is_file():
-            raise FileNotFoundError(f"cannot resume: {out} holds no run (no config.json)")
         saved = TrainConfig.load(out / "config.json")
         if config is not None and config != saved:
             raise ValueError(f"--resume {out}: the given config differs from the saved {out / 'config.json'}")
         config = saved
+        if not (out / checkpoint.CHECKPOINT_DIR / checkpoint.STATE_FILE).is_file():
+            raise FileNotFoundError(
+                f"cannot resume: {out} holds no training state (it stopped before writing its first one); "
+                "start it again without --resume"
+            )
         state = checkpoint.load_state(out)
         if extend_to is not None and extend_to != saved.total_steps:
             config = _extended(saved, extend_to, state, out)
+        if execution:
+            config = _with_execution(config, execution, out)
     else:
         if config is None:
             raise ValueError("train needs a config unless resuming")
         if extend_to is not None:
             raise ValueError("extend_to (--total-steps with --resume) needs resume")
+        if execution:
+            raise ValueError("execution (changed settings for --resume) needs resume")
         if (out / "config.json").exists():
-            raise ValueError(f"run directory {out} already holds a run; use --resume {out} or another --out")
+            _clear_untrained(out)
         state = None
     config.validate()
     torch.set_num_threads(config.threads)
     collector = make_collector(config)
-    learner = make_learner(config, collector)
-    if state is not None:
-        learner.load_state_dict(state["algorithm"])
-        collector.load_state_dict(state["collector"])
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
-        write_text_atomically(out / "versions.json", json.dumps(package_versions(), indent=2) + "\n")
+    try:
+        learner = make_learner(config, collector)
+        if state is not None:
+            _load_state(out, learner, collector, state)
+        else:
+            write_text_atomically(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+            write_text_atomically(out / "versions.json", json.dumps(package_versions(), indent=2) + "\n")
+            save_state(out, learner, collector)  # iteration 0: --resume works from the start
+        _loop(config, out, learner, collector, progress, stop_after, tensorboard)
+    finally:
+        close = getattr(collector, "close", None)
+        if close is not None:
+            close()
+    return out
+
+
+def _loop(
+    config: TrainConfig,
+    out: Path,
+    learner: Any,
+    collector: Collector,
+    progress: bool,
+    stop_after: int | None,
+    tensorboard: bool,
+) -> None:
+    """Iterations up to the budget (or ``stop_after``), each logged, with checkpoints as configured."""
     log = MetricsLog(out, resume_iteration=learner.iteration_count, tensorboard=tensorboard)
     total = config.iterations if stop_after is None else min(stop_after, config.iterations)
+    saved, saved_at = learner.iteration_count, time.monotonic()
     try:
         with _ProgressBar(progress, config, total, learner.iteration_count) as advance:
             while learner.iteration_count < total:
@@ -181,14 +283,79 @@ def train(
                 log.write(row)
                 done = learner.iteration_count
                 if done % config.checkpoint_every == 0 or done == config.iterations:
+                    log.sync()
                     save_checkpoint(out, learner, collector)
+                    saved, saved_at = done, time.monotonic()
+                elif _checkpoint_due(config, saved_at):
+                    log.sync()
+                    save_state(out, learner, collector)  # for resume only: no model file between checkpoints
+                    saved, saved_at = done, time.monotonic()
                 advance(row)
+    except KeyboardInterrupt as interrupt:
+        raise TrainingInterrupted(out, learner.iteration_count, saved) from interrupt
     finally:
         log.close()
-        close = getattr(collector, "close", None)
-        if close is not None:
-            close()
-    return out
+
+
+def _checkpoint_due(config: TrainConfig, saved_at: float) -> bool:
+    """Whether ``checkpoint_every_seconds`` have passed since the last checkpoint."""
+    every = config.checkpoint_every_seconds
+    return every is not None and time.monotonic() - saved_at >= every
+
+
+def _clear_untrained(out: Path) -> None:
+    """Remove a run that holds no trained iteration (stopped before its first checkpoint after iteration 0),
+    so that a fresh start can take the directory; refuse in one line if it holds more."""
+    try:
+        iteration = checkpoint.state_iteration(out) or 0
+    except ValueError as err:
+        raise ValueError(
+            f"run directory {out} already holds a run whose training state is unreadable ({err}); move it "
+            "away or use another --out"
+        ) from None
+    models = checkpoint.list_models(out)
+    trained = max([iteration, *(i for i, _ in models)])
+    if trained > 0 or models:
+        raise ValueError(
+            f"run directory {out} already holds a run (checkpointed at iteration {trained}); use --resume "
+            f"{out} or another --out"
+        )
+    for name in ("config.json", "versions.json", "metrics.csv"):
+        (out / name).unlink(missing_ok=True)
+    for name in ("tb", checkpoint.CHECKPOINT_DIR):
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+
+
+def _with_execution(config: TrainConfig, execution: Mapping[str, Any], out: Path) -> TrainConfig:
+    """``config`` with new execution settings for a resumed run; anything else is refused in one line."""
+    other = sorted(set(execution) - set(EXECUTION_FIELDS))
+    if other:
+        raise ValueError(
+            f"{', '.join(other)} cannot change on --resume {out} (the run keeps its config.json); only "
+            f"total_steps and {', '.join(EXECUTION_FIELDS)} may"
+        )
+    changed = dataclasses.replace(config, **execution)
+    if changed.num_envs != config.num_envs:
+        raise ValueError(
+            f"workers={changed.workers} is not allowed with --resume {out}: with envs_per_worker="
+            f"{config.envs_per_worker} it would change num_envs from {config.num_envs}; expected "
+            f"workers={config.workers} or a run with its own --out"
+        )
+    return changed
+
+
+def _load_state(out: Path, learner: Any, collector: Collector, state: dict[str, Any]) -> None:
+    """Restore a resumed run; a state that does not fit the config (another --hidden, env) is one line."""
+    try:
+        learner.load_state_dict(state["algorithm"])
+        collector.load_state_dict(state["collector"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
+        detail = " ".join(str(err).split())
+        raise ValueError(
+            f"cannot resume: {out / checkpoint.CHECKPOINT_DIR / checkpoint.STATE_FILE} does not fit "
+            f"{out / 'config.json'} ({detail[:300]}); was one of them replaced?"
+        ) from None
 
 
 def _extended(saved: TrainConfig, total_steps: int, state: dict[str, Any], out: Path) -> TrainConfig:
@@ -206,7 +373,7 @@ def _extended(saved: TrainConfig, total_steps: int, state: dict[str, Any], out: 
 
 
 def save_checkpoint(out: Path, learner: Any, collector: Collector) -> None:
-    """Model weights for evaluation, then the full state for resume (each file atomic)."""
+    """Model weights for evaluation, then the full state for resume (each file atomic and checksummed)."""
     config = learner.config.to_dict()
     checkpoint.save_model(
         checkpoint.model_path(out, learner.iteration_count),
@@ -215,6 +382,11 @@ def save_checkpoint(out: Path, learner: Any, collector: Collector) -> None:
         learner.iteration_count,
         learner.env_steps,
     )
+    save_state(out, learner, collector)
+
+
+def save_state(out: Path, learner: Any, collector: Collector) -> None:
+    """The full training state for resume (``checkpoints/state.pt``, replaced atomically)."""
     checkpoint.save_state(out, {"algorithm": learner.state_dict(), "collector": collector.state_dict()})
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,34 @@ RAY_MISSING = '--rollout ray needs Ray: pip install "matrl[ray]"'
 
 #: Fields of `Batch` with a copy axis (axis 1), joined shard after shard.
 _STEP_FIELDS = ("obs", "actions", "logp", "values", "rewards", "next_obs", "terminated", "episode_over")
+
+
+#: Seconds a ``HOST:PORT`` cluster address may take to accept a TCP connection before the run fails (ray.init
+#: itself keeps retrying an unreachable address for minutes).
+CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail in one line unless ``address`` (``HOST:PORT`` or ``ray://HOST:PORT``) accepts a TCP connection
+    within ``timeout`` seconds; ``auto`` is left to Ray, which fails fast when there is no local cluster.
+
+    This bounds the wait for a wrong or closed address; a port that accepts connections but is not a Ray
+    head can still make ray.init wait for its own timeouts.
+    """
+    if address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"address={address!r} is not allowed; expected 'auto', HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ValueError(
+            f"address={address!r}: no Ray cluster answers there ({reason}, waited up to {timeout:g} s); "
+            "start one with `ray start --head`, or leave --address out for a Ray instance of this run"
+        ) from None
 
 
 def import_ray() -> Any:
@@ -240,6 +269,7 @@ class RayCollector:
             if address is None:
                 ray.init(num_cpus=max(os.cpu_count() or 1, workers), include_dashboard=False)
             else:
+                check_reachable(address)
                 try:
                     ray.init(address=address)
                 except ConnectionError as err:

@@ -1,0 +1,476 @@
+"""Faults and bad input on the training path (issue 20; docs/reliability.md counts them): no dead end
+before the first checkpoint, Ctrl-C, kills during a write, a full or read-only disk, corrupt checkpoints,
+cut-off metrics, wrong types in config.json, flags --resume cannot honour. Each ends in a resumable run or
+one line."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from matrl import checkpoint
+from matrl.cli import main
+from matrl.config import TrainConfig, preset
+from matrl.fileio import write_atomically
+from matrl.logging.metrics import MetricsLog
+from matrl.training import TrainingInterrupted, train
+
+EXE = [sys.executable, "-m", "matrl.cli", "train"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+SMALL = ["--env", "checkers_v0", "--batch-size", "64", "--num-envs", "8", "--hidden", "16", "--no-progress"]
+
+
+def tiny(algo: str = "matrl", **changes: Any) -> TrainConfig:
+    fields: dict[str, Any] = {"batch_size": 64, "num_envs": 8, "hidden": (16,), "total_steps": 64 * 6}
+    fields["checkpoint_every"] = 2
+    fields.update(changes)
+    return dataclasses.replace(preset("checkers_v0"), algo=algo, **fields)
+
+
+def metrics(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    return [{k: v for k, v in row.items() if not k.startswith(("time_", "steps_per_second"))} for row in rows]
+
+
+def same_result(a: Path, b: Path) -> bool:
+    """Same metrics (timings aside) and bit-identical final networks."""
+    wa = checkpoint.load_model(checkpoint.list_models(a)[-1][1])[0]
+    wb = checkpoint.load_model(checkpoint.list_models(b)[-1][1])[0]
+    return metrics(a) == metrics(b) and wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def cli_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line `matrl` prints for ``args``, which must exit with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("matrl: error: ") and err.count("\n") == 0, err
+    return err
+
+
+def tmp_leftovers(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in run_dir.rglob("*.tmp"))
+
+
+def wait_for(predicate: Any, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert predicate(), f"timed out (exit status {proc.poll()})"
+
+
+def metric_rows(run_dir: Path) -> int:
+    path = run_dir / "metrics.csv"
+    return path.read_text().count("\n") - 1 if path.is_file() else 0
+
+
+# ------------------------------------------------------------------------------------------------------------
+# No dead end before the first checkpoint
+
+
+def test_a_kill_before_the_first_checkpoint_resumes_bit_identically(tmp_path: Path) -> None:
+    """SIGKILL after 2 iterations of a run that checkpoints every 1000: it used to leave a directory that
+    --resume ("no training state") and a fresh start ("already holds a run") both refused."""
+    args = [*SMALL, "--total-steps", str(64 * 5), "--checkpoint-every", "1000"]
+    subprocess.run([*EXE, *args, "--out", str(tmp_path / "full")], env=ENV, capture_output=True, check=True)
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([*EXE, *args, "--out", str(cut)], env=ENV, stderr=subprocess.DEVNULL)
+    wait_for(lambda: metric_rows(cut) >= 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.list_models(cut) == [] and checkpoint.state_iteration(cut) == 0
+    subprocess.run(
+        [*EXE, "--out", str(cut), "--resume", "--no-progress"], env=ENV, capture_output=True, check=True
+    )
+    assert same_result(cut, tmp_path / "full")
+
+
+@pytest.mark.parametrize("algo", ["il", "vdn"])
+def test_resume_from_the_initial_state_equals_an_uninterrupted_run(tmp_path: Path, algo: str) -> None:
+    config = tiny(algo, checkpoint_every=100, checkpoint_every_seconds=None, total_steps=64 * 3)
+    train(config, tmp_path / "full", progress=False, tensorboard=False)
+    train(config, tmp_path / "cut", progress=False, tensorboard=False, stop_after=2)
+    assert checkpoint.state_iteration(tmp_path / "cut") == 0 and len(metrics(tmp_path / "cut")) == 2
+    train(None, tmp_path / "cut", resume=True, progress=False, tensorboard=False)
+    assert same_result(tmp_path / "cut", tmp_path / "full")
+
+
+def test_a_fresh_start_replaces_a_run_without_a_trained_iteration(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny(checkpoint_every=100, seed=7), out, progress=False, stop_after=2)
+    assert checkpoint.state_iteration(out) == 0
+    train(
+        tiny(seed=8), out, progress=False, tensorboard=False
+    )  # replaces it instead of "already holds a run"
+    assert TrainConfig.load(out / "config.json").seed == 8
+    assert same_result(out, train(tiny(seed=8), tmp_path / "reference", progress=False, tensorboard=False))
+    with pytest.raises(ValueError, match=r"already holds a run \(checkpointed at iteration 6\)"):
+        train(tiny(seed=9), out, progress=False)
+
+
+def test_checkpoint_every_seconds_saves_the_state_between_checkpoints(tmp_path: Path) -> None:
+    """A slow env with a long checkpoint interval loses at most checkpoint_every_seconds of work: the state
+    (not a model file) is saved once that much time has passed, and resumes bit-identically."""
+    config = tiny(checkpoint_every=100, checkpoint_every_seconds=1e-9)
+    train(config, tmp_path / "full", progress=False, tensorboard=False)
+    train(config, tmp_path / "cut", progress=False, tensorboard=False, stop_after=4)
+    assert checkpoint.state_iteration(tmp_path / "cut") == 4
+    assert checkpoint.list_models(tmp_path / "cut") == []  # model files stay on the iteration grid
+    train(None, tmp_path / "cut", resume=True, progress=False, tensorboard=False)
+    assert same_result(tmp_path / "cut", tmp_path / "full")
+    assert [i for i, _ in checkpoint.list_models(tmp_path / "cut")] == [6]
+    never = tiny(checkpoint_every=100, checkpoint_every_seconds=None)
+    train(never, tmp_path / "never", progress=False, tensorboard=False, stop_after=4)
+    assert checkpoint.state_iteration(tmp_path / "never") == 0
+    assert TrainConfig().checkpoint_every_seconds == 300.0
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Ctrl-C, kills during a write, leftovers
+
+
+def test_ctrl_c_prints_where_to_resume_and_exits_130(tmp_path: Path) -> None:
+    args = [*SMALL, "--total-steps", str(64 * 400), "--checkpoint-every", "3"]
+    out = tmp_path / "run"
+    proc = subprocess.Popen([*EXE, *args, "--out", str(out)], env=ENV, stderr=subprocess.PIPE)
+    wait_for(lambda: metric_rows(out) >= 4, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err_bytes = proc.communicate(timeout=60)
+    err = err_bytes.decode().strip()
+    assert proc.returncode == 130
+    assert err.count("\n") == 0, err  # it was a 54-line KeyboardInterrupt traceback
+    assert err.startswith("matrl: interrupted at iteration ")
+    assert err.endswith(f"; resume with matrl train --out {out} --resume")
+    assert tmp_leftovers(out) == []
+    saved = checkpoint.state_iteration(out)
+    assert saved is not None and saved >= 3 and f"(last checkpoint: iteration {saved})" in err
+
+
+def test_ctrl_c_in_process_raises_training_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matrl.algorithm import MATRL
+
+    calls = {"n": 0}
+    iteration = MATRL.iteration
+
+    def interrupted_third(self: MATRL) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return iteration(self)
+
+    monkeypatch.setattr(MATRL, "iteration", interrupted_third)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(tiny(), tmp_path / "run", progress=False, tensorboard=False)
+    assert (info.value.iteration, info.value.checkpoint_iteration) == (2, 2)
+    assert isinstance(info.value, KeyboardInterrupt)
+
+
+def test_leftovers_of_a_write_killed_midway_are_removed_on_the_next_start(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    target = out / "checkpoints" / "state.pt"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from matrl.fileio import write_atomically\n"
+            "write_atomically(Path(sys.argv[1]), lambda tmp: (tmp.write_bytes(b'half'), time.sleep(600)))",
+            str(target),
+        ],
+        env=ENV,
+    )
+    wait_for(lambda: bool(tmp_leftovers(out)), writer)  # type: ignore[arg-type]
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert len(tmp_leftovers(out)) == 1
+    checkpoint.load_state(out)  # the old state is intact
+    train(None, out, resume=True, progress=False, extend_to=64 * 3, tensorboard=False)
+    assert tmp_leftovers(out) == []
+
+
+def test_writes_are_fsynced_before_the_rename_and_the_directory_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(fd: int) -> None:
+        events.append(f"fsync {Path(os.readlink(f'/proc/self/fd/{fd}')).name}")
+        fsync(fd)
+
+    def recording_replace(src: Any, dst: Any) -> None:
+        events.append("replace")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    write_atomically(tmp_path / "dir" / "file.txt", lambda tmp: tmp.write_text("x"))
+    assert len(events) == 3 and events[0].startswith("fsync .file.txt.") and events[0].endswith(".tmp")
+    assert events[1:] == ["replace", "fsync dir"]
+
+
+def test_model_checkpoints_get_the_permissions_of_the_other_files(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {
+        p.name: p.stat().st_mode & 0o777 for p in [out / "config.json", *(out / "checkpoints").iterdir()]
+    }
+    assert set(modes.values()) == {0o666 & ~umask}, modes  # safetensors wrote 0600
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Corrupt checkpoints and metrics
+
+
+def _flip_in_zip_entry(path: Path) -> None:
+    """Flip one bit in the middle of the largest tensor record of a torch zip checkpoint."""
+    with zipfile.ZipFile(path) as archive:
+        info = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[info.header_offset + 26 : info.header_offset + 30])
+    raw[info.header_offset + 30 + name_len + extra_len + info.file_size // 2] ^= 0x10
+    path.write_bytes(bytes(raw))
+
+
+def test_bit_flips_in_checkpoints_are_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    model = checkpoint.list_models(out)[-1][1]
+    raw = bytearray(model.read_bytes())
+    raw[8 + struct.unpack("<Q", raw[:8])[0] + 100] ^= 0x01  # a bit of a weight (after the JSON header)
+    model.write_bytes(bytes(raw))
+    assert "fails its SHA-256 check" in cli_error(["evaluate", str(model)], capsys)
+    _flip_in_zip_entry(out / "checkpoints" / "state.pt")
+    err = cli_error(["train", "--out", str(out), "--resume", "--total-steps", "256", "--no-progress"], capsys)
+    assert "state.pt fails its SHA-256 check" in err
+
+
+def test_checkpoints_written_before_the_checksums_still_load(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    state = checkpoint.load_state(out)
+    torch.save(checkpoint._to_torch(state), out / "checkpoints" / "state.pt")  # the old layout, no digest
+    assert checkpoint.load_state(out)["algorithm"]["iteration"] == 2
+    train(None, out, resume=True, progress=False, extend_to=64 * 3, tensorboard=False)
+
+
+def test_a_state_from_another_network_size_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train(tiny(total_steps=128), tmp_path / "a", progress=False, tensorboard=False)
+    train(tiny(total_steps=128, hidden=(8,)), tmp_path / "b", progress=False, tensorboard=False)
+    shutil.copy(tmp_path / "b" / "checkpoints" / "state.pt", tmp_path / "a" / "checkpoints" / "state.pt")
+    err = cli_error(["train", "--out", str(tmp_path / "a"), "--resume", "--total-steps", "256"], capsys)
+    assert "does not fit" in err and "config.json" in err
+
+
+def test_a_cut_off_last_value_in_metrics_is_a_cut_off_row(tmp_path: Path) -> None:
+    """A row whose last value lost its tail still has every field; without its newline it is not complete
+    (before: kept with the wrong value)."""
+    path = tmp_path / "metrics.csv"
+    path.write_text("iteration,env_steps,total_return\n1,64,0.5\n2,128,0.25\n3,192,0.125")
+    path.write_text(path.read_text()[:-2])  # "3,192,0.1": cut inside its last value
+    with pytest.raises(ValueError, match="holds 2 complete rows up to iteration 3, expected 3"):
+        MetricsLog(tmp_path, resume_iteration=3, tensorboard=False)
+    MetricsLog(tmp_path, resume_iteration=2, tensorboard=False).close()
+    assert path.read_text() == "iteration,env_steps,total_return\n1,64,0.5\n2,128,0.25\n"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Bad input: one line, status 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seed": "abc"}, "seed='abc' is not allowed; expected an integer"),
+        ({"hidden": 5}, "hidden=5 is not allowed; expected a list of integers"),
+        ({"total_steps": "100000"}, "total_steps='100000' is not allowed; expected an integer"),
+        ({"total_steps": 100000.0}, "total_steps=100000.0 is not allowed; expected an integer"),
+        ({"num_envs": True}, "num_envs=True is not allowed; expected an integer"),
+        ({"obs_norm": 1}, "obs_norm=1 is not allowed; expected true or false"),
+        ({"ppo": {"lr": "0.1"}}, "ppo.lr='0.1' is not allowed; expected a number"),
+        ({"ppo": {"target_kl": []}}, "ppo.target_kl=[] is not allowed; expected a number or null"),
+        ({"cnn": {"strides": [4, "2"]}}, "cnn.strides=[4, '2'] is not allowed; expected a list of integers"),
+        ({"meta": 3}, "meta=3 is not allowed; expected a JSON object"),
+        ({"algo": "ppo"}, "algo='ppo' is not allowed; expected one of 'matrl', "),
+        ({"env_kwargs": [1]}, "env_kwargs=[1] is not allowed; expected a JSON object"),
+    ],
+)
+def test_wrong_types_in_config_json_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, Any], message: str
+) -> None:
+    data = tiny().to_dict()
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(data[key], dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError) as info:
+        TrainConfig.load(path)
+    assert str(info.value) == f"config file {path}: {message}" or message in str(info.value)
+    err = cli_error(["train", "--from-config", str(path), "--out", str(tmp_path / "x")], capsys)
+    assert message in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_float_setting_given_for_an_integer_and_ints_for_floats(tmp_path: Path) -> None:
+    data = tiny().to_dict() | {"reward_scale": 2}
+    assert TrainConfig.from_dict(data).reward_scale == 2.0
+    assert isinstance(TrainConfig.from_dict(data).reward_scale, float)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "name"),
+    [
+        ("--ppo.lr", "inf", "ppo.lr"),
+        ("--meta.br-lr", "-inf", "meta.br_lr"),
+        ("--ppo.gamma", "nan", "ppo.gamma"),
+    ],
+)
+def test_infinite_settings_are_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, name: str
+) -> None:
+    """``--ppo.lr inf`` used to pass validation and fail only at the first NaN loss."""
+    err = cli_error(["train", *SMALL, flag, value, "--out", str(tmp_path / "x")], capsys)
+    assert f"{name}=" in err and "is not allowed" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_checkpoint_every_seconds_must_be_positive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = cli_error(
+        ["train", *SMALL, "--checkpoint-every-seconds", "0", "--out", str(tmp_path / "x")], capsys
+    )
+    assert "checkpoint_every_seconds=0.0 is not allowed; expected > 0 or None" in err
+
+
+def test_out_naming_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    err = cli_error(["train", *SMALL, "--total-steps", "64", "--out", str(tmp_path / "file")], capsys)
+    assert f"--out {tmp_path / 'file'} is not allowed: it is a file" in err
+    err = cli_error(["train", *SMALL, "--total-steps", "64", "--out", str(tmp_path / "file" / "run")], capsys)
+    assert "Not a directory" in err
+    assert (tmp_path / "file").read_text() == "not a directory"
+
+
+def test_out_of_memory_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train", "--env", "checkers_v0", "--batch-size", str(16 * 10**9), "--num-envs", "16"]
+    err = cli_error([*args, "--hidden", "8", "--no-progress", "--out", str(tmp_path / "x")], capsys)
+    assert "out of memory" in err and "--batch-size" in err
+
+
+def test_resume_refuses_flags_it_cannot_honour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--resume used to drop --seed, --env, --ppo.lr silently and train with config.json's settings."""
+    out = tmp_path / "run"
+    train(tiny(total_steps=128), out, progress=False, tensorboard=False)
+    before = (out / "config.json").read_text()
+    for flags in (["--seed", "3"], ["--env", "switch4_v0"], ["--ppo.lr", "0.1"], ["--env-kwargs", "{}"]):
+        err = cli_error(["train", "--out", str(out), "--resume", *flags], capsys)
+        assert f"{flags[0]} is not allowed with --resume" in err and "--threads" in err
+    assert "--batch-size is not allowed" in cli_error(
+        ["train", "--out", str(out), "--resume", "--batch_size=32"], capsys
+    )
+    assert (out / "config.json").read_text() == before
+    main(["train", "--out", str(out), "--resume", "--threads", "1", "--device", "cpu", "--no-progress"])
+    main(["train", "--out", str(out), "--resume", "--total-steps", "192", "--threads", "2", "--no-progress"])
+    assert TrainConfig.load(out / "config.json") == tiny(total_steps=192)  # threads is not written
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["train", *SMALL, "--ppo.lr", "inf", "--out", str(tmp_path / "x")]
+    with pytest.raises(ValueError, match=r"ppo\.lr=inf"):
+        main(["--debug", *args])
+    monkeypatch.setenv("MATRL_DEBUG", "1")
+    with pytest.raises(ValueError, match=r"ppo\.lr=inf"):
+        main(args)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Full and read-only disks (real ones: a tmpfs in a private mount namespace)
+
+
+def _in_namespace(script: str) -> subprocess.CompletedProcess[str]:
+    """Run a shell script as root of a new user and mount namespace (its mounts vanish with it)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip("user namespaces are not available here")
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=ENV)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_files(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    train_cmd = " ".join([*EXE, *SMALL, "--total-steps", str(64 * 4), "--checkpoint-every", "1"])
+    result = _in_namespace(
+        f"mount -t tmpfs -o size=96k tmpfs {disk} && {train_cmd} --out {disk}/run; echo rc=$?; "
+        f"ls -a {disk}/run {disk}/run/checkpoints"
+    )
+    err = result.stderr.strip()
+    assert "rc=2" in result.stdout, (result.stdout, err)
+    assert err.count("\n") == 0, err
+    assert err.startswith(f"matrl: error: No space left on device: {disk}/run/"), err
+    assert err.endswith("(free some space, then continue with --resume)"), err
+    assert ".tmp" not in result.stdout, result.stdout
+
+
+def test_a_read_only_directory_is_one_line(tmp_path: Path) -> None:
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    train_cmd = " ".join([*EXE, *SMALL, "--total-steps", "64"])
+    result = _in_namespace(f"mount -t tmpfs -o ro tmpfs {disk} && {train_cmd} --out {disk}/run; echo rc=$?")
+    err = result.stderr.strip()
+    assert "rc=2" in result.stdout, (result.stdout, err)
+    assert err == f"matrl: error: Read-only file system: {disk}/run (choose a writable --out)"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# An unreachable Ray cluster
+
+
+def test_an_unreachable_ray_address_fails_within_a_bounded_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--address HOST:PORT`` with nothing listening used to retry for minutes; a real closed port on the
+    loopback is refused within CONNECT_TIMEOUT_S (here at once: the connection is refused)."""
+    pytest.importorskip("ray")
+    with socket.socket() as sock:  # a port that was free a moment ago and has no listener now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    err = cli_error(
+        ["train", *SMALL, "--rollout", "ray", "--address", f"127.0.0.1:{port}", "--out", str(tmp_path / "r")],
+        capsys,
+    )
+    assert time.monotonic() - start < 30
+    assert f"address='127.0.0.1:{port}': no Ray cluster answers there (Connection refused" in err
+    assert "ray start --head" in err
+    assert not (tmp_path / "r").exists()  # nothing left behind
