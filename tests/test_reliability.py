@@ -85,21 +85,33 @@ def metric_rows(run_dir: Path) -> int:
 # No dead end before the first checkpoint
 
 
-def test_a_kill_before_the_first_checkpoint_resumes_bit_identically(tmp_path: Path) -> None:
-    """SIGKILL after 2 iterations of a run that checkpoints every 1000: it used to leave a directory that
-    --resume ("no training state") and a fresh start ("already holds a run") both refused."""
-    args = [*SMALL, "--total-steps", str(64 * 5), "--checkpoint-every", "1000"]
-    subprocess.run([*EXE, *args, "--out", str(tmp_path / "full")], env=ENV, capture_output=True, check=True)
+UNCHECKPOINTED = [*SMALL, "--total-steps", str(64 * 5), "--checkpoint-every", "1000"]
+
+
+@pytest.fixture(scope="module")
+def uncheckpointed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An uninterrupted run with no checkpoint before its last iteration."""
+    out = tmp_path_factory.mktemp("reference") / "full"
+    return train(tiny(total_steps=64 * 5, checkpoint_every=1000), out, progress=False)  # = UNCHECKPOINTED
+
+
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGTERM])
+def test_a_kill_before_the_first_checkpoint_resumes_bit_identically(
+    tmp_path: Path, kill: int, uncheckpointed_run: Path
+) -> None:
+    """SIGKILL or SIGTERM after 2 iterations of a run that checkpoints every 1000: it used to leave a
+    directory that --resume ("no training state") and a fresh start ("already holds a run") both refused."""
+    args = UNCHECKPOINTED
     cut = tmp_path / "cut"
     proc = subprocess.Popen([*EXE, *args, "--out", str(cut)], env=ENV, stderr=subprocess.DEVNULL)
     wait_for(lambda: metric_rows(cut) >= 2, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(kill)
+    assert proc.wait() == -kill
     assert checkpoint.list_models(cut) == [] and checkpoint.state_iteration(cut) == 0
     subprocess.run(
         [*EXE, "--out", str(cut), "--resume", "--no-progress"], env=ENV, capture_output=True, check=True
     )
-    assert same_result(cut, tmp_path / "full")
+    assert same_result(cut, uncheckpointed_run)
 
 
 @pytest.mark.parametrize("algo", ["il", "vdn"])

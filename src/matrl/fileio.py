@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so runs are not locked there (docs/reliability.md)
+    fcntl = None  # type: ignore[assignment]
 
 #: Temporary files of `write_atomically`: ``.NAME.PID.HEX8.tmp``.
 _TMP_PATTERN = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
@@ -124,7 +128,7 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock now or raise `RunLockedError` naming the holder's PID (never waits)."""
-        while True:
+        while fcntl is not None:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,6 +145,8 @@ class RunLock:
             if _same_file(fd, self.path):
                 break
             os.close(fd)  # the holder removed the file as we opened it: lock the one there now
+        else:
+            return self  # no fcntl (Windows): not locked
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._fd = fd
