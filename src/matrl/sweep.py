@@ -200,8 +200,8 @@ def last_iteration(metrics: Path) -> int:
 
 def run_status(run_dir: Path) -> RunStatus:
     """``finished`` (metrics.csv reaches the config's last iteration and its model checkpoint exists),
-    ``interrupted`` (a config.json and a training state to resume from) or ``fresh`` (anything else,
-    including a run killed before its first checkpoint, which starts over)."""
+    ``interrupted`` (a config.json and a training state to resume from, from iteration 0 on) or ``fresh``
+    (anything else, such as a run killed before it wrote its initial state, which starts over)."""
     from matrl.checkpoint import CHECKPOINT_DIR, STATE_FILE, model_path
 
     run_dir = Path(run_dir)
@@ -249,8 +249,8 @@ def run_one(config: TrainConfig, run_dir: Path) -> dict[str, Any]:
         train(config, run_dir, resume=True, progress=False)
         action = "resumed"
     else:
-        # train takes the run's lock and replaces a run killed before it trained an iteration (a run it holds
-        # that got further is refused): no removal here, outside the lock, where another sweep may be training
+        # train takes the run's lock and replaces a run killed before it trained an iteration (one that got
+        # further is refused): no removal here, outside the lock, where another sweep may be training
         train(config, run_dir, progress=False)
         action = "trained"
     return {"action": action, "seconds": time.perf_counter() - start}
