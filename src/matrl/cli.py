@@ -397,6 +397,40 @@ def sweep(
     )
 
 
+def study(
+    spec: Path,
+    out: Path = Path("runs/study"),
+    jobs: int = 1,
+    report_only: bool = False,
+    reps: int = 2000,
+) -> None:
+    """Train a grid of runs (envs x algorithms x seeds, from a JSON spec) into OUT/ENV/ALGO/seed_S, one
+    process each, then compare them with rliable: IQM and mean with 95 % stratified bootstrap intervals,
+    probability of improvement, performance profiles, learning curves and cost, in OUT/report.md and PNGs,
+    plus OUT/marl_eval.json. Run it again to skip finished runs and resume interrupted ones.
+
+    The spec format and the trust-stable-region study that uses it: docs/trust_stable_region.md.
+
+    Args:
+        spec: JSON file with envs (label -> train flags and metric), algos (label -> train flags), seeds.
+        out: Study directory.
+        jobs: Runs trained at once (one core each with the spec's default threads = 1).
+        report_only: Only write the report from the runs that have finished.
+        reps: Bootstrap resamples of the confidence intervals.
+    """
+    from matrl.study import StudySpec, report, run_study
+
+    if jobs < 1:
+        raise ValueError(f"--jobs {jobs} is not allowed; expected an integer >= 1")
+    plan = StudySpec.load(spec)
+    if not report_only:
+        failed = [c for c, code in run_study(plan, out, jobs) if code != 0]
+        if failed:
+            logs = ", ".join(f"{c.directory}.log" for c in failed)
+            print(f"{len(failed)} runs failed; their logs: {logs}")
+    print(f"report written to {report(plan, out, reps)}")
+
+
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "train": _train_help,
     "evaluate": evaluate,
@@ -405,6 +439,7 @@ SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "versus-random": versus_random,
     "sweep": sweep,
     "matrix-games": run_study,
+    "study": study,
     "render": render,
     "envs": envs,
 }
