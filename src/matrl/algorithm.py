@@ -369,13 +369,13 @@ class MATRL:
         rho: torch.Tensor,
         current: ActorCritic | None,
     ) -> dict[str, float]:
-        """Why rho is what it is, per iteration (docs/trust_stable_region.md explains each column).
+        """Why rho is what it is, per iteration (docs/algorithm.md explains each column).
 
-        ``own_gain_i`` (the in-sample g_i when only i switches) beside ``surrogate_i`` (PPO's clipped surrogate
-        of the predicted step on the same batch); then, of the game that was solved (``payoffs``, held out
-        where the estimator is): whether every agent has a strictly dominant meta-action, the cross-effect
-        ratio, the share of strictly mixed rho_i, and Theorem 1's alpha (max total variation of each step over
-        the batch's states), epsilon (max |A_i|) and the bounds of Theorem 1 and Remark 1.
+        ``own_gain_i`` (the in-sample g_i when only i switches) beside ``surrogate_i`` (PPO's clipped
+        surrogate of the predicted step on the same batch); then, of the game that was solved (``payoffs``,
+        held out where the estimator is): whether every agent has a strictly dominant meta-action, the
+        cross-effect ratio, the share of strictly mixed rho_i, and Theorem 1's alpha (max total variation of
+        each step over the batch's states), epsilon (max |A_i|) and the bounds of Theorem 1 and Remark 1.
         """
         ratio = torch.exp(logp_predicted - samples.logp)
         adv = samples.advantages
