@@ -517,7 +517,7 @@ def _plot_curves(
         ax.fill_between(steps, mean - sem, mean + sem, alpha=0.2)
     ax.set_xlabel("env steps")
     ax.set_ylabel(env.metric)
-    ax.set_title(" ".join(env.args))
+    ax.set_title(" ".join(env.args) + "\n(mean and s.e.m. over seeds)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
