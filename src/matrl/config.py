@@ -382,6 +382,10 @@ class TrainConfig:
                 f"'in_sample' or 'fresh' with num_envs={self.num_envs} (crossfit splits the env copies into "
                 "2 folds, so it needs num_envs >= 2)",
             )
+        # Imported here, so that loading a config does not load the env modules.
+        from matrl.envs.registry import check_env_kwargs
+
+        check_env_kwargs(self.env, self.env_kwargs)
         self._validate_rollout()
         self._validate_baselines()
         _validate_finite(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -60,6 +61,66 @@ def _mujoco_args(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     if given:
         raise ValueError(f"{env_id} fixes scenario and agent_conf {fixed}; drop {given} or use 'mamujoco'")
     return {"scenario": fixed[0], "agent_conf": fixed[1], **kwargs}
+
+
+def _bound_kwargs(env_id: str) -> dict[str, Any]:
+    """The kwargs a built-in id fixes: n_agents of ``switch2_v0``, scenario and agent_conf of ``ant_4x2``."""
+    core = _GRID_CORES.get(env_id)
+    if isinstance(core, partial):
+        return dict(core.keywords)
+    fixed = _MUJOCO.get(env_id)
+    return {"scenario": fixed[0], "agent_conf": fixed[1]} if fixed else {}
+
+
+def _built_in_constructor(env_id: str) -> Callable[..., Any]:
+    if env_id in _MUJOCO:
+        from matrl.envs.mamujoco import MaMuJoCoCore
+
+        return MaMuJoCoCore
+    if env_id in PONG_ENV_IDS:
+        from matrl.envs.pong import PongCore
+
+        return PongCore
+    return _CORES[env_id]
+
+
+def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
+    """One-line ValueError for env kwargs of a built-in id that change the game its id names (a run records
+    only the id) or that its constructor does not take (which would otherwise fail later, in a traceback).
+
+    Other ids (third-party, registered, unknown) are left to their own checks.
+    """
+    if not isinstance(env_id, str) or env_id not in ENV_IDS:
+        return
+    bound = _bound_kwargs(env_id)
+    fixed = sorted(set(kwargs) & set(bound))
+    if fixed:
+        func = getattr(_GRID_CORES.get(env_id), "func", None)
+        family = (
+            _MUJOCO
+            if env_id in _MUJOCO
+            else [i for i, c in _GRID_CORES.items() if getattr(c, "func", None) is func]
+        )
+        others = [i for i in family if i != env_id]
+        raise ValueError(
+            f"env_kwargs {fixed} are not allowed with {env_id}: the id fixes "
+            f"{', '.join(f'{k}={v!r}' for k, v in bound.items())}; drop them or use {' or '.join(others)}"
+        )
+    params = inspect.signature(_built_in_constructor(env_id)).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return  # the MuJoCo core passes further kwargs on to gymnasium-robotics, which checks them
+    accepted = [
+        p.name
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name != "num_envs"
+        and p.name not in bound
+    ]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"env_kwargs {unknown} are not accepted by {env_id}; it accepts {', '.join(accepted)}"
+        )
 
 
 def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwargs: Any) -> AnyCore:
