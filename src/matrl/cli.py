@@ -39,11 +39,12 @@ def render(env: str = "checkers_v0", out: Path = Path("episode.gif"), seed: int 
 
 
 def envs() -> None:
-    """List the environment ids that `matrl` knows."""
-    from matrl.envs import ENV_IDS
+    """List the environment ids that `matrl` knows (any PettingZoo env is also ``pettingzoo:MODULE``)."""
+    from matrl.envs.registry import PETTINGZOO_PREFIX, env_ids
 
-    for env_id in ENV_IDS:
+    for env_id in env_ids():
         print(env_id)
+    print(f"{PETTINGZOO_PREFIX}PACKAGE.MODULE[:FACTORY]  (any PettingZoo ParallelEnv, docs/envs_other.md)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,11 +103,10 @@ def train(args: Sequence[str]) -> None:
         prog="matrl train",
         description=TrainCommand.__doc__,
     )
-    from matrl.envs import ENV_IDS
+    from matrl.envs.registry import check_env_id
     from matrl.training import train as run_training
 
-    if command.config.env not in ENV_IDS:
-        raise ValueError(f"unknown env id {command.config.env!r}; known ids: {', '.join(ENV_IDS)}")
+    check_env_id(command.config.env)
     if command.resume:
         extend_to = command.config.total_steps if known.total_steps is not None else None
         execution = _resume_execution(raw_args, command.config)

@@ -35,7 +35,7 @@ from matrl.baselines import make_learner
 from matrl.config import MATRL_ALGOS, TrainConfig
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import stage_payoffs, stage_regrets
-from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
+from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS, is_third_party
 from matrl.fileio import LOCK_FILE, RunLock, remove_stale_tmp, write_text_atomically
 from matrl.logging.metrics import MetricsLog
 from matrl.rollout.base import Collector
@@ -65,12 +65,20 @@ def make_collector(config: TrainConfig) -> Collector:
     """The collection backend: in-process policy, env copies in this process or in ``env_workers`` ones.
 
     MuJoCo and Pong copies are seeded from the run's seed (copy k gets seed + k; Pong uses it only for its
-    optional no-op starts); the grid worlds are deterministic.
+    optional no-op starts); the grid worlds are deterministic. Third-party PettingZoo envs are seeded the
+    same way (their first reset), in this process only.
     """
     kwargs = dict(config.env_kwargs)
     if config.env in WORKER_ENV_IDS:
         kwargs.setdefault("seed", config.seed)
         kwargs["num_workers"] = config.env_workers
+    elif is_third_party(config.env) and config.env_workers == 1:
+        kwargs.setdefault("seed", config.seed)
+        if config.rollout != "local":
+            raise ValueError(
+                f"rollout={config.rollout!r} is not allowed for {config.env}; expected 'local' (third-party "
+                "PettingZoo envs step in the training process)"
+            )
     elif config.env_workers != 1:
         raise ValueError(
             f"env_workers={config.env_workers} is not allowed for {config.env}; worker processes are for "
@@ -356,6 +364,9 @@ def _load_state(out: Path, learner: Any, collector: Collector, state: dict[str, 
             f"cannot resume: {out / checkpoint.CHECKPOINT_DIR / checkpoint.STATE_FILE} does not fit "
             f"{out / 'config.json'} ({detail[:300]}); was one of them replaced?"
         ) from None
+    note = getattr(collector, "resume_note", None)
+    if note:
+        print(f"matrl: {note}", file=sys.stderr)  # once per resume: envs that cannot be snapshotted
 
 
 def _extended(saved: TrainConfig, total_steps: int, state: dict[str, Any], out: Path) -> TrainConfig:

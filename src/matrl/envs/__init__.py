@@ -1,6 +1,7 @@
 """Environments: faithful batched numpy ports of ma-gym's Checkers-v0, Switch2-v0 and Switch4-v0, a repeated
 matrix game, multi-agent MuJoCo (Hopper 3x1, Ant 4x2, ...), worker processes that shard a core's copies, and
-an adapter that puts any PettingZoo ``ParallelEnv`` behind the same batched interface.
+an adapter that puts any PettingZoo ``ParallelEnv`` behind the same batched interface (ids
+``pettingzoo:PACKAGE.MODULE[:FACTORY]``, or a name given with `register_env`).
 
 The MuJoCo classes are imported on first use, so that the grid worlds do not pay for gymnasium-robotics.
 """
@@ -21,6 +22,7 @@ from matrl.envs.registry import (
     PONG_ENV_IDS,
     make_env,
     make_vector_env,
+    register_env,
 )
 from matrl.envs.subprocess_core import SubprocessVectorCore
 from matrl.envs.switch import SwitchCore
@@ -47,6 +49,7 @@ __all__ = [
     "VectorCore",
     "make_env",
     "make_vector_env",
+    "register_env",
 ]
 
 

@@ -9,6 +9,15 @@ step the flags tell how each agent's episode ended and the padding steps look li
 ``info["active"]`` (E, n) says which agents were still in the copy (and acted) on the step. A copy's episode
 is over when no agent is left in ``env.agents`` or every agent has terminated or truncated; it is then reset
 (auto-reset is always on) and ``final_obs`` holds the observation before that reset.
+
+Agents may differ (heterogeneous teams, as in MPE's simple_adversary or simple_speaker_listener): each
+agent's observation is flattened and zero-padded to the largest size (optionally followed by a one-hot agent
+id), discrete agents may have different numbers of actions (`ActionSpec.counts`, the rest masked by the
+learner), and Box actions are padded to the largest size (`ActionSpec.box`). Dict, Tuple, Discrete and image
+observations, and teams that mix discrete and continuous actions, are refused in one line.
+
+An arbitrary env's state cannot be read out, so this core has no snapshots (``snapshots = False``): a resumed
+run restarts its episodes (`matrl.rollout.local.LocalCollector.load_state_dict`).
 """
 
 from __future__ import annotations
@@ -28,23 +37,34 @@ from matrl.envs.spec import ActionSpec
 class ParallelEnvVectorCore:
     """E copies of a PettingZoo ``ParallelEnv`` with the duck-typed interface of a batched core.
 
-    Every agent must have a ``Discrete(K)`` action space (same K, starting at 0) and a ``Box`` observation
-    space (same number of elements; observations are flattened to float32). On the first ``reset`` copy k is
-    reset with ``seed + k``; later resets (auto-resets included) pass no seed, so each copy's own RNG runs on.
-    Rewards are cast to ``reward_dtype`` and the returns are sums of the cast rewards, as in the numpy cores.
+    Every agent needs a ``Box`` observation space of rank 1 or 2 (flattened to float32 and zero-padded to
+    the largest agent's size, then ``one_hot_agent_id`` appends the agent's index as a one-hot vector), and
+    either every agent a ``Discrete(K_i)`` action space starting at 0 or every agent a ``Box`` with finite
+    bounds. On the first ``reset`` copy k is reset with ``seed + k``; later resets (auto-resets included) pass
+    no seed, so each copy's own RNG runs on. Rewards are cast to ``reward_dtype`` and the returns are sums of
+    the cast rewards, as in the numpy cores.
     """
 
     autoreset = True
+    #: Capability flag read by the collector: the env's state cannot be saved, so resume restarts episodes.
+    snapshots = False
 
     def __init__(
         self,
         env_fns: Sequence[Callable[[], ParallelEnv[Any, Any, Any]]],
         seed: int = 0,
         reward_dtype: DTypeLike = np.float32,
+        one_hot_agent_id: bool = False,
     ) -> None:
         if len(env_fns) < 1:
             raise ValueError("env_fns must hold at least one env constructor")
         self.envs: list[ParallelEnv[Any, Any, Any]] = [fn() for fn in env_fns]
+        for env in self.envs:
+            if not isinstance(env, ParallelEnv):
+                raise ValueError(
+                    f"an env constructor returned {type(env).__name__}; expected a pettingzoo ParallelEnv "
+                    "(for an AEC env use its module's parallel_env, or pettingzoo.utils.aec_to_parallel)"
+                )
         self.seed = int(seed)
         self.reward_dtype: np.dtype[Any] = np.dtype(reward_dtype)
         if self.reward_dtype.kind != "f":
@@ -57,15 +77,23 @@ class ParallelEnvVectorCore:
             if tuple(env.possible_agents) != self.agent_ids:
                 theirs, ours = list(env.possible_agents), list(self.agent_ids)
                 raise ValueError(f"env copy {k} has possible_agents {theirs}, copy 0 has {ours}")
-        self.n_actions, self.obs_dim = self._check_spaces(first)
-        self.action_spec = ActionSpec.discrete(self.n_actions)
         self.num_envs = len(self.envs)
         self.n_agents = len(self.agent_ids)
+        self._obs_sizes = [self._obs_size(first, agent) for agent in self.agent_ids]
+        self.one_hot_agent_id = bool(one_hot_agent_id)
+        self._width = max(self._obs_sizes)
+        self.obs_dim = self._width + (self.n_agents if self.one_hot_agent_id else 0)
+        self.action_spec = self._action_spec(first)
+        self._act_spaces = [first.action_space(agent) for agent in self.agent_ids]
+        #: Discrete: the largest number of actions; continuous: the padded action size (as MaMuJoCo).
+        self.n_actions = self.action_spec.dim if self.action_spec.continuous else self.action_spec.n
         self.env_id = str(first.metadata.get("name", type(first).__name__))
         self.allowed_actions = f"integers 0..{self.n_actions - 1}"
         self._index = {agent: i for i, agent in enumerate(self.agent_ids)}
         e, n = self.num_envs, self.n_agents
         self._last_obs = np.zeros((e, n, self.obs_dim), dtype=np.float32)
+        if self.one_hot_agent_id:
+            self._last_obs[:, :, -n:] = np.eye(n, dtype=np.float32)
         self._terminated = np.zeros((e, n), dtype=np.bool_)
         self._truncated = np.zeros((e, n), dtype=np.bool_)
         self._returns = np.zeros((e, n), dtype=np.float64)
@@ -91,7 +119,7 @@ class ParallelEnvVectorCore:
         """Advance every copy by one joint action (E, n); auto-reset copies whose episode ended."""
         if not self._started:
             raise ValueError("call reset() before step()")
-        act = check_action_batch(actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions)
+        act = self._check_actions(actions)
         e, n = self.num_envs, self.n_agents
         rewards = np.zeros((e, n), dtype=self.reward_dtype)
         active = np.zeros((e, n), dtype=np.bool_)
@@ -99,10 +127,12 @@ class ParallelEnvVectorCore:
         for k, env in enumerate(self.envs):
             live = [self._agent_index(agent, k) for agent in env.agents]
             active[k, live] = True
-            obs, rew, term, trunc, _ = env.step({self.agent_ids[i]: int(act[k, i]) for i in live})
+            obs, rew, term, trunc, _ = env.step(
+                {self.agent_ids[i]: self._env_action(act, k, i) for i in live}
+            )
             for agent, value in obs.items():
                 if agent in self._index:
-                    self._last_obs[k, self._index[agent]] = self._flat_obs(value, agent)
+                    self._last_obs[k, self._index[agent], : self._width] = self._flat_obs(value, agent)
             for agent, value in rew.items():
                 if agent in self._index:
                     rewards[k, self._index[agent]] = value
@@ -155,37 +185,96 @@ class ParallelEnvVectorCore:
             env.close()
 
     # ------------------------------------------------------------------ helpers
-    def _check_spaces(self, env: ParallelEnv[Any, Any, Any]) -> tuple[int, int]:
-        """(K, obs_dim) shared by all agents; one-line ValueError naming the first agent that differs."""
-        n_actions: int | None = None
-        obs_dim: int | None = None
-        for agent in self.agent_ids:
-            act_space = env.action_space(agent)
-            if not isinstance(act_space, spaces.Discrete) or int(act_space.start) != 0:
-                raise ValueError(f"agent {agent!r} has action space {act_space}; need Discrete(K) from 0")
-            if n_actions is not None and int(act_space.n) != n_actions:
+    @staticmethod
+    def _obs_size(env: ParallelEnv[Any, Any, Any], agent: Any) -> int:
+        """Elements of an agent's flattened observation; one-line ValueError for a space not allowed."""
+        space = env.observation_space(agent)
+        allowed = "allowed: a Box of rank 1 or 2 (flattened to float32)"
+        if not isinstance(space, spaces.Box):
+            raise ValueError(f"agent {agent!r} has observation space {space}; {allowed}")
+        if len(space.shape) > 2:
+            raise ValueError(
+                f"agent {agent!r} has observation space {space}: image observations are not supported by "
+                f"the PettingZoo adapter (its networks are MLPs); {allowed}"
+            )
+        return int(np.prod(space.shape))
+
+    def _action_spec(self, env: ParallelEnv[Any, Any, Any]) -> ActionSpec:
+        """Every agent Discrete(K_i) from 0, or every agent a Box with finite bounds; one line naming the
+        first agent that breaks this."""
+        act = {agent: env.action_space(agent) for agent in self.agent_ids}
+        first, first_space = self.agent_ids[0], act[self.agent_ids[0]]
+        allowed = "allowed: every agent Discrete(K) starting at 0, or every agent a Box with finite bounds"
+        if isinstance(first_space, spaces.Discrete):
+            for agent, space in act.items():
+                if not isinstance(space, spaces.Discrete) or int(space.start) != 0:
+                    raise ValueError(
+                        f"agent {agent!r} has action space {space} (agent {first!r}: {first_space}); "
+                        f"{allowed}"
+                    )
+            return ActionSpec.discrete_per_agent([int(space.n) for space in act.values()])
+        lows: list[NDArray[np.floating]] = []
+        highs: list[NDArray[np.floating]] = []
+        for agent, space in act.items():
+            if not isinstance(space, spaces.Box):
                 raise ValueError(
-                    f"agent {agent!r} has action space {act_space}; every agent needs Discrete({n_actions})"
+                    f"agent {agent!r} has action space {space} (agent {first!r}: {first_space}); {allowed}"
                 )
-            n_actions = int(act_space.n)
-            obs_space = env.observation_space(agent)
-            if not isinstance(obs_space, spaces.Box):
-                raise ValueError(f"agent {agent!r} has observation space {obs_space}; need a Box")
-            size = int(np.prod(obs_space.shape))
-            if obs_dim is not None and size != obs_dim:
-                raise ValueError(
-                    f"agent {agent!r} has observation space {obs_space}; every agent needs {obs_dim} elements"
-                )
-            obs_dim = size
-        assert n_actions is not None and obs_dim is not None  # agent_ids is not empty
-        return n_actions, obs_dim
+            low, high = np.ravel(space.low).astype(np.float64), np.ravel(space.high).astype(np.float64)
+            if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+                raise ValueError(f"agent {agent!r} has action space {space}; {allowed} (low < high)")
+            lows.append(low)
+            highs.append(high)
+        return ActionSpec.box(lows, highs)
+
+    def _check_actions(self, actions: ArrayLike) -> NDArray[Any]:
+        """Discrete (E, n) ints within each agent's own count, or continuous (E, n, dim) reals finite on
+        each agent's real entries; one-line ValueError naming the copy, the agent and what is allowed."""
+        spec = self.action_spec
+        if not spec.continuous:
+            act = check_action_batch(
+                actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
+            )
+            if spec.counts:
+                bad = act >= np.asarray(spec.counts)[None, :]
+                if bad.any():
+                    e, i = (int(v) for v in np.argwhere(bad)[0])
+                    raise ValueError(
+                        f"invalid action {int(act[e, i])} for env {e}, {self.agent_ids[i]}; allowed: "
+                        f"integers 0..{spec.counts[i] - 1}"
+                    )
+            return act
+        a = np.asarray(actions)
+        expected = (self.num_envs, self.n_agents, spec.dim)
+        if a.shape != expected:
+            raise ValueError(
+                f"actions must have shape {expected} (num_envs, n_agents, action dim), got shape {a.shape}"
+            )
+        if a.dtype.kind not in "fiu":
+            raise ValueError(f"actions must be real numbers, got dtype {a.dtype}")
+        bad = ~np.isfinite(a) & spec.mask[None]
+        if bad.any():
+            e, i, j = (int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(
+                f"invalid action {a[e, i, j]} for env {e}, {self.agent_ids[i]} (entry {j}); "
+                "allowed: finite reals"
+            )
+        return a
+
+    def _env_action(self, act: NDArray[Any], k: int, i: int) -> Any:
+        """Agent i's action in copy k as its space takes it: an int, or its real entries in the Box shape."""
+        if not self.action_spec.continuous:
+            return int(act[k, i])
+        space = self._act_spaces[i]
+        size = int(np.prod(space.shape))
+        return np.asarray(act[k, i, :size], dtype=space.dtype).reshape(space.shape)
 
     def _reset_copy(self, k: int, seed: int | None) -> None:
         obs, _ = self.envs[k].reset(seed=seed)
-        self._last_obs[k] = 0.0  # agents absent at reset (none in the usual env) observe zeros
+        self._last_obs[k, :, : self._width] = 0.0  # agents absent at reset (agents that join) see 0s
         for agent, value in obs.items():
             if agent in self._index:
-                self._last_obs[k, self._index[agent]] = self._flat_obs(value, agent)
+                self._last_obs[k, self._index[agent], : self._width] = self._flat_obs(value, agent)
         self._terminated[k] = False
         self._truncated[k] = False
         self._returns[k] = 0.0
@@ -198,7 +287,11 @@ class ParallelEnvVectorCore:
             raise ValueError(f"env copy {k} has agent {agent!r}, not in possible_agents") from None
 
     def _flat_obs(self, value: Any, agent: Any) -> NDArray[np.float32]:
+        """The observation flattened and zero-padded to the largest agent's size (one-hot id untouched)."""
         flat = np.asarray(value, dtype=np.float32).reshape(-1)
-        if flat.size != self.obs_dim:
-            raise ValueError(f"agent {agent!r} observed {flat.size} values, expected {self.obs_dim}")
-        return flat
+        size = self._obs_sizes[self._index[agent]]
+        if flat.size != size:
+            raise ValueError(f"agent {agent!r} observed {flat.size} values, expected {size}")
+        padded = np.zeros(self._width, dtype=np.float32)
+        padded[:size] = flat
+        return padded

@@ -1,17 +1,37 @@
-"""Versioned ids of the environments and their constructors (PettingZoo env or batched core)."""
+"""Versioned ids of the environments and their constructors (PettingZoo env or batched core).
+
+Besides the built-in ids, third-party PettingZoo envs have ids too, all stepped by the adapter
+(`matrl.envs.pettingzoo_adapter.ParallelEnvVectorCore`):
+
+- ``pettingzoo:PACKAGE.MODULE[:FACTORY]``, e.g. ``pettingzoo:mpe2.simple_spread_v3``: the module's
+  ``parallel_env`` (or FACTORY), imported when the env is built, so the id works in a fresh process
+  (``matrl evaluate``, ``--resume``);
+- a name given to :func:`register_env` in this process, or by an installed package's entry point in the
+  ``matrl.envs`` group (``name = "package.module:factory"``), which makes it known to every process.
+
+Their env kwargs go to the factory, except the adapter's own: ``seed`` (copy k is first reset with seed + k;
+training sets it to the run's seed) and ``one_hot_agent_id`` (append each agent's index, one-hot, to its
+observation).
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import re
 from collections.abc import Callable
 from functools import partial
+from importlib import metadata
 from typing import TYPE_CHECKING, Any, TypeAlias
+
+from pettingzoo import ParallelEnv
 
 from matrl.envs.checkers import CheckersCore
 from matrl.envs.core import VectorCore
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import make_matrix_core
 from matrl.envs.parallel import CoreParallelEnv
+from matrl.envs.pettingzoo_adapter import ParallelEnvVectorCore
 from matrl.envs.subprocess_core import SubprocessVectorCore
 from matrl.envs.switch import SwitchCore
 
@@ -20,7 +40,7 @@ if TYPE_CHECKING:
     from matrl.envs.pong import PongCore, PongParallelEnv
 
 #: What ``make_vector_env`` returns: a numpy core, a MuJoCo or Pong core, or copies sharded over processes.
-AnyCore: TypeAlias = "VectorCore | MaMuJoCoCore | PongCore | SubprocessVectorCore"
+AnyCore: TypeAlias = "VectorCore | MaMuJoCoCore | PongCore | SubprocessVectorCore | ParallelEnvVectorCore"
 
 # id -> core constructor with the ma-gym registration's defaults (reference section 2) bound.
 _GRID_CORES: dict[str, Callable[..., VectorCore]] = {
@@ -45,11 +65,150 @@ PONG_ENV_IDS: tuple[str, ...] = ("pong_v3",)
 ENV_IDS: tuple[str, ...] = (*_CORES, *MUJOCO_ENV_IDS, *PONG_ENV_IDS)
 
 
+#: Prefix of the ids that name a PettingZoo module: ``pettingzoo:PACKAGE.MODULE[:FACTORY]``.
+PETTINGZOO_PREFIX = "pettingzoo:"
+#: Env kwargs of a third-party id that configure the adapter; the others go to the env's factory.
+ADAPTER_KWARGS: tuple[str, ...] = ("seed", "one_hot_agent_id")
+#: Entry-point group through which an installed package registers env ids for every process.
+ENTRY_POINT_GROUP = "matrl.envs"
+_MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_REGISTERED: dict[str, Callable[..., Any]] = {}
+
+
+def register_env(name: str, factory: Callable[..., Any]) -> None:
+    """Give a PettingZoo ``ParallelEnv`` factory an id that `matrl.training.train`, evaluation and resume
+    accept in this process (``factory(**env_kwargs)`` builds one copy; registering a name again replaces it).
+
+    For the command line, in a fresh process, use ``pettingzoo:PACKAGE.MODULE:FACTORY`` or an entry point in
+    the ``matrl.envs`` group instead.
+    """
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or ":" in name:
+        raise ValueError(
+            f"env name {name!r} is not allowed; expected a non-empty string without ':' or spaces"
+        )
+    if name in ENV_IDS:
+        raise ValueError(f"env name {name!r} is not allowed: it is a built-in id ({', '.join(ENV_IDS)})")
+    if not callable(factory):
+        raise ValueError(f"factory {factory!r} for env {name!r} is not allowed; expected a callable")
+    _REGISTERED[name] = factory
+
+
+def env_ids() -> tuple[str, ...]:
+    """The built-in ids, then those registered in this process or by entry points."""
+    points = tuple(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+    return (*ENV_IDS, *dict.fromkeys([*_REGISTERED, *points]))
+
+
+def is_third_party(env_id: str) -> bool:
+    """Whether ``env_id`` is stepped through the PettingZoo adapter (a module id or a registered name)."""
+    if not isinstance(env_id, str) or env_id in ENV_IDS:
+        return False
+    return env_id.startswith(PETTINGZOO_PREFIX) or env_id in env_ids()
+
+
+def check_env_id(env_id: str) -> None:
+    """One-line ValueError unless ``env_id`` is built in, registered, or spelt ``pettingzoo:MODULE[:FACTORY]``
+    (the module is imported only when the env is built)."""
+    if isinstance(env_id, str) and (env_id in ENV_IDS or is_third_party(env_id)):
+        if env_id.startswith(PETTINGZOO_PREFIX):
+            _split_module_id(env_id)
+        return
+    raise ValueError(
+        f"unknown env id {env_id!r}; known ids: {', '.join(env_ids())}, or {PETTINGZOO_PREFIX}"
+        "PACKAGE.MODULE[:FACTORY] for any PettingZoo ParallelEnv"
+    )
+
+
+def _split_module_id(env_id: str) -> tuple[str, str]:
+    """(module, factory name) of a ``pettingzoo:`` id; one line if it is not spelt as one."""
+    module, _, attr = env_id[len(PETTINGZOO_PREFIX) :].partition(":")
+    attr = attr or "parallel_env"
+    if not _MODULE_PATH.match(module) or not attr.isidentifier():
+        raise ValueError(
+            f"env id {env_id!r} is not allowed; expected {PETTINGZOO_PREFIX}PACKAGE.MODULE[:FACTORY], e.g. "
+            f"{PETTINGZOO_PREFIX}mpe2.simple_spread_v3 or {PETTINGZOO_PREFIX}pettingzoo.sisl.multiwalker_v9"
+        )
+    return module, attr
+
+
+def _import_factory(env_id: str, module_name: str, attr: str) -> Callable[..., Any]:
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # an env module may fail to import in any way (missing pygame, a ROM, ...)
+        raise ValueError(
+            f"env id {env_id!r}: cannot import module {module_name!r} ({type(err).__name__}: {err}); "
+            "expected an installed Python module that defines a PettingZoo ParallelEnv factory"
+        ) from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        found = "is not callable" if hasattr(module, attr) else "does not exist"
+        raise ValueError(
+            f"env id {env_id!r}: {module_name}.{attr} {found}; expected a function returning a PettingZoo "
+            f"ParallelEnv (PettingZoo modules define parallel_env)"
+        )
+    return factory
+
+
+def _third_party_factory(env_id: str) -> Callable[..., Any]:
+    if env_id.startswith(PETTINGZOO_PREFIX):
+        return _import_factory(env_id, *_split_module_id(env_id))
+    if env_id in _REGISTERED:
+        return _REGISTERED[env_id]
+    for point in metadata.entry_points(group=ENTRY_POINT_GROUP, name=env_id):
+        module_name, _, attr = point.value.partition(":")
+        return _import_factory(env_id, module_name.strip(), attr.strip() or "parallel_env")
+    check_env_id(env_id)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _parameters(env_id: str, factory: Callable[..., Any]) -> str:
+    """The keyword parameters a factory takes, for error messages (PettingZoo's ``parallel_env(**kwargs)``
+    forwards to its module's ``raw_env``, whose signature is then the one that counts)."""
+    try:
+        params = inspect.signature(factory).parameters
+        if all(p.kind is p.VAR_KEYWORD for p in params.values()) and env_id.startswith(PETTINGZOO_PREFIX):
+            module = importlib.import_module(_split_module_id(env_id)[0])
+            raw = getattr(module, "raw_env", None)
+            params = inspect.signature(raw).parameters if callable(raw) else params
+    except (TypeError, ValueError):
+        return "see the env's documentation"
+    names = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if names:
+        return ", ".join(names)
+    return "not listed (it takes **kwargs)" if params else "none"
+
+
+def _build_parallel_env(env_id: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """``factory(**kwargs)``: bad kwargs and anything but a ParallelEnv are one line naming the id."""
+    try:
+        env = factory(**kwargs)
+    except (TypeError, AssertionError) as err:
+        raise ValueError(
+            f"env {env_id!r} refused env kwargs {kwargs} ({type(err).__name__}: {err}); its parameters: "
+            f"{_parameters(env_id, factory)}; the adapter's own: {', '.join(ADAPTER_KWARGS)}"
+        ) from None
+    if not isinstance(env, ParallelEnv):
+        raise ValueError(
+            f"env {env_id!r}: its factory returned {type(env).__name__}; expected a pettingzoo ParallelEnv "
+            "(for an AEC env use its module's parallel_env, or pettingzoo.utils.aec_to_parallel)"
+        )
+    return env
+
+
+def third_party_core(env_id: str, num_envs: int, **kwargs: Any) -> ParallelEnvVectorCore:
+    """``num_envs`` copies of a third-party env behind the adapter; kwargs as in the module docstring."""
+    factory = _third_party_factory(env_id)
+    adapter = {name: kwargs.pop(name) for name in ADAPTER_KWARGS if name in kwargs}
+    make = partial(_build_parallel_env, env_id, factory, kwargs)
+    return ParallelEnvVectorCore([make] * num_envs, **adapter)
+
+
 def _core_factory(env_id: str) -> Callable[..., VectorCore]:
     try:
         return _CORES[env_id]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown env id {env_id!r}; known ids: {', '.join(ENV_IDS)}") from None
+        check_env_id(env_id)
+        raise
 
 
 def _mujoco_args(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -134,8 +293,16 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
     ``max_steps``, ``seed``, ...; ``scenario`` and ``agent_conf`` for ``mamujoco``), and ``num_workers`` > 1
     shards the copies over that many processes (:class:`SubprocessVectorCore`, same numbers). For
     ``pong_v3``: those of :class:`matrl.envs.pong.PongCore` (``preprocessing``, ``max_steps``, ``seed``,
-    ...), and ``num_workers`` as for MuJoCo.
+    ...), and ``num_workers`` as for MuJoCo. Third-party ids (``pettingzoo:...``, :func:`register_env`): the
+    factory's kwargs and the adapter's ``seed`` and ``one_hot_agent_id``.
     """
+    if is_third_party(env_id):
+        if num_workers != 1:
+            raise ValueError(
+                f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo and "
+                "Pong (third-party envs step in this process)"
+            )
+        return third_party_core(env_id, num_envs, **kwargs)
     if isinstance(env_id, str) and env_id in _MUJOCO:
         from matrl.envs.mamujoco import MaMuJoCoCore
 
@@ -159,7 +326,16 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
 def make_env(
     env_id: str, render_mode: str | None = None, **kwargs: Any
 ) -> CoreParallelEnv | MaMuJoCoParallelEnv | PongParallelEnv:
-    """PettingZoo ``ParallelEnv`` over one copy; kwargs as for :func:`make_vector_env` (not ``num_envs``)."""
+    """PettingZoo ``ParallelEnv`` over one copy; kwargs as for :func:`make_vector_env` (not ``num_envs``).
+
+    A third-party id returns its factory's own env (the adapter's kwargs are dropped).
+    """
+    if is_third_party(env_id):
+        factory_kwargs = {k: v for k, v in kwargs.items() if k not in ADAPTER_KWARGS}
+        if render_mode is not None:
+            factory_kwargs["render_mode"] = render_mode
+        env: Any = _build_parallel_env(env_id, _third_party_factory(env_id), factory_kwargs)
+        return env
     if isinstance(env_id, str) and env_id in _MUJOCO:
         from matrl.envs.mamujoco import MaMuJoCoParallelEnv
 

@@ -4,6 +4,10 @@ Agents of one environment may control different numbers of action dimensions (a 
 uneven parts). Every agent's action is then padded to the largest dimension ``dim``; ``mask`` says which
 entries are real. The learner samples the padding too but the environment ignores it, and log-probabilities
 and entropies sum over the real entries only, so the padding never influences learning.
+
+Discrete agents may likewise have different numbers of choices (``counts``, e.g. a speaker with 3 and a
+listener with 5): ``n`` is the largest, and an agent's logits past its own count are masked, so those actions
+are never sampled and carry no probability.
 """
 
 from __future__ import annotations
@@ -26,12 +30,31 @@ class ActionSpec:
     """(A, dim) upper bounds (padding entries hold 1)."""
     mask: NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.bool_))
     """(A, dim) True where the entry is a real action dimension of that agent."""
+    counts: tuple[int, ...] = ()
+    """Discrete only: each agent's own number of choices (<= n); empty when every agent has all n."""
 
     @classmethod
     def discrete(cls, n: int) -> ActionSpec:
         if n < 1:
             raise ValueError(f"a discrete action space needs n >= 1 choices, got {n}")
         return cls(n=int(n))
+
+    @classmethod
+    def discrete_per_agent(cls, counts: list[int]) -> ActionSpec:
+        """Agent i chooses among ``counts[i]`` actions 0..counts[i]-1; equal counts give `discrete`."""
+        if not counts or min(counts) < 1:
+            raise ValueError(f"a discrete action space needs >= 1 choices per agent, got {counts}")
+        n = max(counts)
+        if min(counts) == n:
+            return cls.discrete(n)
+        return cls(n=int(n), counts=tuple(int(k) for k in counts))
+
+    @property
+    def valid_actions(self) -> NDArray[np.bool_] | None:
+        """(A, n) True where the action exists for that agent; None when every agent has all n."""
+        if not self.counts:
+            return None
+        return np.arange(self.n)[None, :] < np.asarray(self.counts)[:, None]
 
     @classmethod
     def box(cls, lows: list[NDArray[np.floating]], highs: list[NDArray[np.floating]]) -> ActionSpec:

@@ -17,7 +17,7 @@ from torch import nn
 
 from matrl.envs.spec import ActionSpec
 from matrl.learners.conv import BatchedCNN, ConvTorso
-from matrl.learners.distributions import CategoricalHead, GaussianHead, PolicyHead
+from matrl.learners.distributions import CategoricalHead, GaussianHead, MaskedCategoricalHead, PolicyHead
 from matrl.learners.networks import BatchedMLP
 from matrl.learners.normalization import RunningObsNorm
 
@@ -78,7 +78,10 @@ class ActorCritic(nn.Module):
             self.log_std = nn.Parameter(torch.full((num_agents, 1, spec.dim), float(log_std_init)))
         self.obs_norm = RunningObsNorm(num_agents, obs_dim) if obs_norm else None
         if head is None:
-            head = GaussianHead(spec, action_bounds) if spec.continuous else CategoricalHead()
+            if spec.continuous:
+                head = GaussianHead(spec, action_bounds)
+            else:
+                head = CategoricalHead() if spec.valid_actions is None else MaskedCategoricalHead(spec)
         self.head: PolicyHead = head
 
     def _inputs(self, obs: torch.Tensor) -> torch.Tensor:

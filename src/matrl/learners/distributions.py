@@ -75,6 +75,46 @@ class CategoricalHead:
         return actions
 
 
+class MaskedCategoricalHead:
+    """Discrete actions where agents have different numbers of choices (`ActionSpec.counts`).
+
+    Logits past an agent's own count are replaced by the dtype's lowest value before anything else, so those
+    actions get probability exactly 0 (never sampled, never the mode), contribute 0 to the entropy and take
+    no gradient.
+    """
+
+    def __init__(self, spec: ActionSpec) -> None:
+        valid = spec.valid_actions
+        if spec.continuous or valid is None:
+            raise ValueError("MaskedCategoricalHead needs a discrete spec with per-agent action counts")
+        self._valid = torch.as_tensor(valid)[:, None, :]  # (A, 1, K)
+
+    def _masked(self, logits: torch.Tensor) -> torch.Tensor:
+        low = torch.finfo(logits.dtype).min
+        return torch.where(self._valid.to(logits.device), logits, torch.full_like(logits, low))
+
+    def log_prob(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return CategoricalHead.log_prob(self._masked(logits), actions)
+
+    def entropy(self, logits: torch.Tensor) -> torch.Tensor:
+        log_probs = torch.log_softmax(self._masked(logits), dim=-1)
+        probs = log_probs.exp()
+        return -torch.where(probs > 0, probs * log_probs, torch.zeros_like(probs)).sum(-1)
+
+    def sample(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return CategoricalHead.sample(self._masked(logits), generator)
+
+    def mode(self, logits: torch.Tensor) -> torch.Tensor:
+        return CategoricalHead.mode(self._masked(logits))
+
+    def total_variation(self, logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
+        return CategoricalHead.total_variation(self._masked(logits_p), self._masked(logits_q))
+
+    @staticmethod
+    def env_action(actions: np.ndarray) -> np.ndarray:
+        return actions
+
+
 class GaussianHead:
     """Continuous actions: a diagonal Gaussian per agent over (padded) action vectors.
 

@@ -54,6 +54,13 @@ class Batch:
     """(episodes, A) returns of the episodes that ended during this batch."""
     episode_lengths: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """(episodes,) their lengths."""
+    active: NDArray[np.bool_] | None = None
+    """(T, E, A) whether each agent was in its copy and acted, from cores that report ``info["active"]`` (the
+    PettingZoo adapter: agents that leave or join); None: every agent acted at every step. The learner gives
+    inactive steps no weight anywhere (advantages, losses, meta-game, best response)."""
+    agent_terminated: NDArray[np.bool_] | None = None
+    """(T, E, A) per-agent termination, given with ``active``: an agent that leaves by termination is not
+    bootstrapped at its last step although its copy's episode goes on."""
 
     @property
     def env_steps(self) -> int:
