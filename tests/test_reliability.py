@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import json
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -278,6 +279,94 @@ def test_bit_flips_in_checkpoints_are_refused_in_one_line(
     _flip_in_zip_entry(out / "checkpoints" / "state.pt")
     err = cli_error(["train", "--out", str(out), "--resume", "--total-steps", "256", "--no-progress"], capsys)
     assert "state.pt fails its SHA-256 check" in err
+
+
+class _RunsCode:
+    """Unpickling this calls ``os.system(command)``: what a hostile state.pt would do."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("layout", ["pickle", "torch zip"])
+def test_a_malicious_pickle_state_is_refused_in_one_line_and_never_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
+) -> None:
+    """A state.pt whose unpickling would run a command (plain pickle, and torch.save's zip layout with the
+    same pickle inside) is refused on --resume, and the command does not run."""
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    marker = tmp_path / "code-ran"
+    payload = {"algorithm": _RunsCode(f"touch {marker}")}
+    path = out / "checkpoints" / "state.pt"
+    if layout == "pickle":
+        path.write_bytes(pickle.dumps(payload, protocol=2))  # torch.save's protocol
+    else:
+        torch.save(payload, path)
+        assert zipfile.is_zipfile(path)
+    err = cli_error(["train", "--out", str(out), "--resume", "--total-steps", "256", "--no-progress"], capsys)
+    assert f"checkpoint {path} is corrupt or not a matrl training state" in err
+    assert not marker.exists()
+    pickle.loads(path.read_bytes()) if layout == "pickle" else torch.load(path, weights_only=False)
+    assert marker.exists()  # the payload is live: loading it the unsafe way runs it
+
+
+def _tamper_header(path: Path, change: str) -> None:
+    """Rewrite a safetensors file's JSON header in place (same length, so the tensor bytes stay put)."""
+    raw = bytearray(path.read_bytes())
+    size = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + size])
+    if change == "length":
+        raw[:8] = struct.pack("<Q", len(raw) * 2)
+    else:
+        name = next(k for k, v in header.items() if k != "__metadata__" and len(set(v["shape"])) == 2)
+        if change == "shape":
+            header[name]["shape"] = header[name]["shape"][::-1]  # as many bytes, another layout
+        else:
+            header[name]["dtype"] = "F16"  # half as many bytes as its offsets span
+        text = json.dumps(header, separators=(",", ":")).encode().ljust(size)
+        assert len(text) == size
+        raw[8 : 8 + size] = text
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("shape", "fails its SHA-256 check"),
+        ("dtype", "is corrupt or not a matrl model checkpoint"),
+        ("length", "is corrupt or not a matrl model checkpoint"),
+    ],
+)
+def test_a_model_file_with_a_tampered_header_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, message: str
+) -> None:
+    """A header edited to another shape still loads in safetensors; the checksum refuses it. A header that
+    disagrees with the data or with the file's length is refused by safetensors, and both are one line."""
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    model = checkpoint.list_models(out)[-1][1]
+    _tamper_header(model, change)
+    err = cli_error(["evaluate", str(model), "--episodes", "2"], capsys)
+    assert f"checkpoint {model}" in err and message in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "not safetensors"])
+def test_evaluate_on_a_corrupt_checkpoint_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    out = tmp_path / "run"
+    train(tiny(total_steps=64 * 2), out, progress=False, tensorboard=False)
+    model = checkpoint.list_models(out)[-1][1]
+    raw = model.read_bytes()
+    model.write_bytes(
+        {"truncated": raw[: len(raw) // 2], "empty": b"", "not safetensors": b"PK\x03\x04" * 64}[damage]
+    )
+    err = cli_error(["evaluate", str(model), "--episodes", "2"], capsys)
+    assert f"checkpoint {model} is corrupt or not a matrl model checkpoint" in err
 
 
 def test_checkpoints_written_before_the_checksums_still_load(tmp_path: Path) -> None:
