@@ -655,3 +655,19 @@ def test_an_unreachable_ray_address_fails_within_a_bounded_time(
     assert f"address='127.0.0.1:{port}': no Ray cluster answers there (Connection refused" in err
     assert "ray start --head" in err
     assert not (tmp_path / "r").exists()  # nothing left behind
+
+
+def test_an_unreachable_sweep_address_fails_within_a_bounded_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``matrl sweep --address HOST:PORT`` handed a closed address to ray.init, which retried for minutes;
+    it is now checked as for ``train --rollout ray``, before Ray is imported or anything is written."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    start = time.monotonic()
+    args = ["sweep", "--envs", "checkers_v0", "--algos", "il", "--seeds", "0", "--steps", "64"]
+    err = cli_error([*args, "--out", str(tmp_path / "s"), "--address", f"127.0.0.1:{port}"], capsys)
+    assert time.monotonic() - start < 30
+    assert f"address='127.0.0.1:{port}': no Ray cluster answers there (Connection refused" in err
+    assert not (tmp_path / "s").exists()

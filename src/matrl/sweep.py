@@ -300,7 +300,8 @@ def run_trials(
     """Run the plans as one Tune grid (one trial per run) and return the errors of failed trials by key.
 
     Connects to Ray only if it is not initialised yet (``address``: None starts a local instance, ``auto``
-    or ``HOST:PORT`` joins a cluster) and shuts down only what it started.
+    or ``HOST:PORT`` joins a cluster, which must accept a connection within
+    `matrl.rollout.ray_collector.CONNECT_TIMEOUT_S`) and shuts down only what it started.
     """
     ray = _import_ray()
     from ray import tune
@@ -309,6 +310,10 @@ def run_trials(
         return {}
     started = not ray.is_initialized()
     if started:
+        if address is not None:
+            from matrl.rollout.ray_collector import check_reachable
+
+            check_reachable(address)
         ray.init(address=address, include_dashboard=False)  # the dashboard flag matters only locally
     try:
         trainable = tune.with_resources(
@@ -461,7 +466,9 @@ def sweep(
 ) -> list[SummaryRow]:
     """Train the grid's missing runs as Ray Tune trials, then write ``out/summary.csv`` and print it.
 
-    Every input is checked (one-line ValueError) and Ray's presence too (ImportError) before anything runs.
+    Every input is checked (one-line ValueError), ``address`` must answer within
+    `matrl.rollout.ray_collector.CONNECT_TIMEOUT_S`, and Ray must be installed (ImportError), before anything
+    runs.
     """
     from matrl.envs import ENV_IDS
 
@@ -475,6 +482,10 @@ def sweep(
     if retries < 0:
         raise ValueError(f"--retries={retries} is not allowed; expected >= 0")
     plans = expand_grid(env_ids, algo_ids, seed_list, out, steps, train_args)
+    if address is not None:
+        from matrl.rollout.ray_collector import check_reachable
+
+        check_reachable(address)  # before Ray: ray.init would retry a closed address for minutes
     _import_ray()
     errors: dict[str, str] = {}
     todo = []
