@@ -181,7 +181,8 @@ class MATRL:
         """GAE advantages and value targets, flattened to the learner layout (A, T * E).
 
         Observations keep the env's dtype: Pong's uint8 pixels stay uint8 in `Samples` (a quarter of float32's
-        memory) and the CNN converts each forward pass's share to float32.
+        memory) and the CNN converts each forward pass's share to float32. With agents that leave or join
+        (``batch.active``), inactive steps get advantage 0 and each agent bootstraps by its own termination.
         """
         p = self.config.ppo
         t, e, a = batch.actions.shape[:3]
@@ -199,16 +200,22 @@ class MATRL:
             batch.rewards * np.float32(self.config.reward_scale),
             values.T.reshape(t, e, a).cpu().numpy(),
             next_values,
-            batch.terminated[..., None],
+            batch.terminated[..., None] if batch.agent_terminated is None else batch.agent_terminated,
             batch.episode_over,
             p.gamma,
             p.lam,
+            active=batch.active,
         )
+        active = None
+        if batch.active is not None:
+            active = torch.from_numpy(batch.active.reshape(t * e, a).T.astype(np.float32)).to(device)
         adv = torch.from_numpy(advantages.reshape(t * e, a).T.astype(np.float32)).to(device)
         if p.normalize_advantages:
-            adv = normalize_advantages(adv)
+            adv = normalize_advantages(adv, mask=active)
         ret = torch.from_numpy(returns.reshape(t * e, a).T.astype(np.float32)).to(device)
-        return Samples(obs=obs, actions=actions, logp=logp, values=values, advantages=adv, returns=ret)
+        return Samples(
+            obs=obs, actions=actions, logp=logp, values=values, advantages=adv, returns=ret, active=active
+        )
 
     # ------------------------------------------------------------------ 2. predict
     def predict(self, samples: Samples) -> UpdateStats:
@@ -230,10 +237,12 @@ class MATRL:
 
     # ------------------------------------------------------------------ 3. meta-game
     def meta_game(self, samples: Samples, logp_predicted: torch.Tensor) -> np.ndarray:
-        """Payoffs g_i(s) for all 2^n profiles (Eq. 3), from the same batch; the all-current entry is 0."""
+        """Payoffs g_i(s) for all 2^n profiles (Eq. 3), from the same batch; the all-current entry is 0.
+        Steps at which an agent did not act (``samples.active``) are left out."""
         log_ratios = (logp_predicted - samples.logp).double().cpu().numpy()
+        mask = None if samples.active is None else samples.active.cpu().numpy()
         return estimate_meta_game(
-            samples.advantages.double().cpu().numpy(), log_ratios, self.config.meta.meta_ratio_clip
+            samples.advantages.double().cpu().numpy(), log_ratios, self.config.meta.meta_ratio_clip, mask
         )
 
     def held_out_meta_game(
@@ -336,11 +345,14 @@ class MATRL:
 
     # ------------------------------------------------------------------ 6. best response
     def best_response(self, samples: Samples, logp_bar: torch.Tensor) -> tuple[UpdateStats, torch.Tensor]:
-        """PPO steps of each agent against pibar_-i, weighting samples by the others' truncated ratios."""
+        """PPO steps of each agent against pibar_-i, weighting samples by the others' truncated ratios (an
+        agent that did not act at a sample has ratio 1 there)."""
         m = self.config.meta
         log_w = torch.clamp(
             logp_bar - samples.logp, np.log1p(-m.br_importance_clip), np.log1p(m.br_importance_clip)
         )
+        if samples.active is not None:
+            log_w = log_w * samples.active
         weights = torch.exp(log_w.sum(0, keepdim=True) - log_w)  # prod over j != i, per sample
         stats = ppo_update(
             self.net,
@@ -537,8 +549,12 @@ def _agent_stats(prefix: str, stats: UpdateStats) -> dict[str, float]:
 
 
 def _subset(samples: Samples, index: torch.Tensor) -> Samples:
-    """The samples at ``index`` along the batch axis (every field is (A, B, ...))."""
-    return Samples(*(getattr(samples, f.name)[:, index] for f in dataclasses.fields(Samples)))
+    """The samples at ``index`` along the batch axis (every field is (A, B, ...) or None)."""
+    subset: dict[str, Any] = {}
+    for f in dataclasses.fields(Samples):
+        value = getattr(samples, f.name)
+        subset[f.name] = None if value is None else value[:, index]
+    return Samples(**subset)
 
 
 def _held_out_columns(in_sample: np.ndarray, held_out: np.ndarray) -> dict[str, float]:

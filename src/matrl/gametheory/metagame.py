@@ -10,6 +10,10 @@ policies' state distribution, estimated by importance weighting the same samples
 The mean of the product is used, not the product of means (the original code's bug, see docs). Centring the
 advantages is a baseline: it keeps the estimate consistent (E[prod w] = 1 and E_pi[A] = 0) and makes the
 all-current entry exactly 0, as the paper requires. No extra rollouts are needed.
+
+With agents that leave or join (``mask``), agent i's payoff averages over the samples where i acted, its
+advantages are centred over those, and an agent j that did not act at a sample takes no action there, so its
+ratio counts as 1 in the product.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ def profile_bits(num_agents: int) -> NDArray[np.float64]:
 
 
 def estimate_meta_game(
-    advantages: ArrayLike, log_ratios: ArrayLike, ratio_clip: float | None = None
+    advantages: ArrayLike,
+    log_ratios: ArrayLike,
+    ratio_clip: float | None = None,
+    mask: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
     """Payoff tensor of the meta-game, shape (n, 2, ..., 2), from per-sample advantages and log-ratios.
 
@@ -32,6 +39,8 @@ def estimate_meta_game(
         advantages: (n, B) advantage of each agent at each joint sample (same B samples for every agent).
         log_ratios: (n, B) log pihat_j(a_j|o_j) - log pi_j(a_j|o_j) of each agent's taken action.
         ratio_clip: truncate each w_j to [1 - c, 1 + c] (the paper's meta-game ratio clip), or None.
+        mask: (n, B) whether each agent acted at each sample; None: all did. Samples where an agent did not
+            act may hold anything (NaN included): they are not read.
     """
     adv = np.asarray(advantages, dtype=np.float64)
     log_w = np.asarray(log_ratios, dtype=np.float64)
@@ -39,6 +48,11 @@ def estimate_meta_game(
         raise ValueError(
             f"advantages {adv.shape} and log_ratios {log_w.shape} must both be (agents, samples)"
         )
+    acted = None if mask is None else np.asarray(mask, dtype=np.bool_)
+    if acted is not None:
+        if acted.shape != adv.shape:
+            raise ValueError(f"mask {acted.shape} must have the shape of advantages {adv.shape}")
+        adv, log_w = np.where(acted, adv, 0.0), np.where(acted, log_w, 0.0)  # w_j = 1 where j did not act
     if not (np.all(np.isfinite(adv)) and np.all(np.isfinite(log_w))):
         raise ValueError("advantages or log_ratios contain NaN or inf; the meta-game needs finite samples")
     if ratio_clip is not None:
@@ -46,9 +60,14 @@ def estimate_meta_game(
             raise ValueError(f"ratio_clip={ratio_clip} must lie in (0, 1)")
         log_w = np.clip(log_w, np.log1p(-ratio_clip), np.log1p(ratio_clip))
     num_agents, num_samples = adv.shape
-    centred = adv - adv.mean(axis=1, keepdims=True)
+    if acted is None:
+        centred = adv - adv.mean(axis=1, keepdims=True)
+        counts = np.full(num_agents, float(num_samples))
+    else:
+        counts = np.maximum(acted.sum(axis=1), 1).astype(np.float64)
+        centred = np.where(acted, adv - (adv.sum(axis=1) / counts)[:, None], 0.0)
     bits = profile_bits(num_agents)  # (2^n, n)
     joint_weights = np.exp(bits @ log_w)  # (2^n, B): product of the switched agents' ratios
-    payoffs = joint_weights @ centred.T / num_samples  # (2^n, n)
+    payoffs = joint_weights @ centred.T / counts  # (2^n, n)
     payoffs[0] = 0.0  # all-current: exactly zero by construction (centred advantages, empty product)
     return payoffs.T.reshape((num_agents,) + (2,) * num_agents)

@@ -14,6 +14,7 @@ def gae(
     episode_over: NDArray[np.bool_],
     gamma: float,
     lam: float,
+    active: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Advantages and lambda-returns, arrays shaped (T, E, A).
 
@@ -27,6 +28,9 @@ def gae(
             shape (T, E) or broadcastable to (T, E, A).
         gamma: discount factor.
         lam: GAE lambda.
+        active: (T, E, A) whether the agent acted at the step (agents that leave or join); an inactive step
+            gets advantage 0 and passes nothing back to the steps before it, so an agent's last active step
+            ends its recursion (``terminal`` says whether it bootstraps there). None: always active.
     """
     rewards = np.asarray(rewards, dtype=np.float64)
     horizon = rewards.shape[0]
@@ -38,9 +42,14 @@ def gae(
     deltas = (
         rewards + gamma * np.asarray(next_values, np.float64) * not_terminal - np.asarray(values, np.float64)
     )
+    if active is not None:
+        acted = np.broadcast_to(np.asarray(active, dtype=np.bool_), rewards.shape)
+        deltas = np.where(acted, deltas, 0.0)
     advantages = np.zeros_like(rewards)
     running = np.zeros(rewards.shape[1:])
     for t in range(horizon - 1, -1, -1):
         running = deltas[t] + gamma * lam * continues[t] * running
+        if active is not None:
+            running = np.where(acted[t], running, 0.0)  # advantage 0, and no credit passes back through it
         advantages[t] = running
     return advantages, advantages + np.asarray(values, np.float64)

@@ -2,11 +2,22 @@
 
 Agents' parameters are disjoint, so summing these per-agent losses before ``backward`` gives each agent
 exactly the gradient of its own loss.
+
+``mask`` (A, B), where given, marks the samples at which each agent acted (agents that leave or join an
+episode): the means run over those samples only, so the others contribute nothing, gradients included.
 """
 
 from __future__ import annotations
 
 import torch
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the last axis, of the samples where ``mask`` is 1 (all without a mask); 0 where none is."""
+    if mask is None:
+        return values.mean(-1)
+    kept = torch.where(mask > 0, values, torch.zeros_like(values))  # where, not *: padding may hold inf
+    return kept.sum(-1) / mask.sum(-1).clamp(min=1.0)
 
 
 def clipped_surrogate_loss(
@@ -15,6 +26,7 @@ def clipped_surrogate_loss(
     advantages: torch.Tensor,
     clip_ratio: float,
     sample_weights: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Negative PPO clipped surrogate, mean over the batch; shape (A,).
 
@@ -27,7 +39,7 @@ def clipped_surrogate_loss(
     objective = torch.minimum(unclipped, clipped)
     if sample_weights is not None:
         objective = objective * sample_weights
-    return -objective.mean(-1)
+    return -masked_mean(objective, mask)
 
 
 def value_loss(
@@ -35,25 +47,30 @@ def value_loss(
     returns: torch.Tensor,
     values_behaviour: torch.Tensor | None = None,
     clip: float | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Squared error to the returns, optionally PPO-clipped around the behaviour values; shape (A,)."""
     error = (values - returns) ** 2
     if clip is not None and values_behaviour is not None:
         clipped_values = values_behaviour + torch.clamp(values - values_behaviour, -clip, clip)
         error = torch.maximum(error, (clipped_values - returns) ** 2)
-    return 0.5 * error.mean(-1)
+    return 0.5 * masked_mean(error, mask)
 
 
-def approx_kl(logp: torch.Tensor, logp_behaviour: torch.Tensor) -> torch.Tensor:
+def approx_kl(
+    logp: torch.Tensor, logp_behaviour: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Low-variance estimate of KL(behaviour || current): mean of (r - 1) - log r; shape (A,), >= 0."""
     log_ratio = logp - logp_behaviour
-    return (torch.expm1(log_ratio) - log_ratio).mean(-1)
+    return masked_mean(torch.expm1(log_ratio) - log_ratio, mask)
 
 
-def clip_fraction(logp: torch.Tensor, logp_behaviour: torch.Tensor, clip_ratio: float) -> torch.Tensor:
+def clip_fraction(
+    logp: torch.Tensor, logp_behaviour: torch.Tensor, clip_ratio: float, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Share of samples whose ratio left [1 - clip, 1 + clip]; shape (A,)."""
     ratio = torch.exp(logp - logp_behaviour)
-    return ((ratio - 1.0).abs() > clip_ratio).to(logp.dtype).mean(-1)
+    return masked_mean(((ratio - 1.0).abs() > clip_ratio).to(logp.dtype), mask)
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
@@ -63,8 +80,15 @@ def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> torch.Ten
     return torch.where(var_returns > 0, ev, torch.full_like(ev, float("nan")))
 
 
-def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Per-agent standardisation over the batch (mean 0, std 1)."""
-    mean = advantages.mean(-1, keepdim=True)
-    std = advantages.std(-1, unbiased=False, keepdim=True)
-    return (advantages - mean) / (std + eps)
+def normalize_advantages(
+    advantages: torch.Tensor, eps: float = 1e-8, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Per-agent standardisation over the batch (mean 0, std 1); with ``mask``, over the masked samples,
+    and the others are set to 0."""
+    if mask is None:
+        mean = advantages.mean(-1, keepdim=True)
+        std = advantages.std(-1, unbiased=False, keepdim=True)
+        return (advantages - mean) / (std + eps)
+    mean = masked_mean(advantages, mask).unsqueeze(-1)
+    std = masked_mean((advantages - mean).square(), mask).sqrt().unsqueeze(-1)
+    return torch.where(mask > 0, (advantages - mean) / (std + eps), torch.zeros_like(advantages))

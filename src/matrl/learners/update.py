@@ -31,6 +31,9 @@ class Samples:
     """GAE advantages (standardised per agent when configured)."""
     returns: torch.Tensor
     """Value targets (lambda-returns)."""
+    active: torch.Tensor | None = None
+    """(A, B) 1.0 where the agent acted, 0.0 where it had left (or not yet joined) its episode; those samples
+    are left out of every loss term. None: every agent acted at every sample."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +71,19 @@ def agent_losses(
     """Total loss per agent (A,) on the batch (or the minibatch ``index``, indices or a slice), and its
     parts."""
     obs, actions, logp_old = batch.obs, batch.actions, batch.logp
-    adv, ret, v_old = batch.advantages, batch.returns, batch.values
+    adv, ret, v_old, mask = batch.advantages, batch.returns, batch.values, batch.active
     if index is not None:
         obs, actions, logp_old = obs[:, index], actions[:, index], logp_old[:, index]
         adv, ret, v_old = adv[:, index], ret[:, index], v_old[:, index]
         if sample_weights is not None:
             sample_weights = sample_weights[:, index]
+        if mask is not None:
+            mask = mask[:, index]
     logp, entropy, values = net.evaluate(obs, actions)
-    policy_loss = ppo.clipped_surrogate_loss(logp, logp_old, adv, weights.clip_ratio, sample_weights)
-    v_loss = ppo.value_loss(values, ret, v_old, weights.value_clip)
-    kl = ppo.approx_kl(logp, logp_old)
-    mean_entropy = entropy.mean(-1)
+    policy_loss = ppo.clipped_surrogate_loss(logp, logp_old, adv, weights.clip_ratio, sample_weights, mask)
+    v_loss = ppo.value_loss(values, ret, v_old, weights.value_clip, mask)
+    kl = ppo.approx_kl(logp, logp_old, mask)
+    mean_entropy = ppo.masked_mean(entropy, mask)
     total = (
         weights.policy_coef * policy_loss
         + weights.value_coef * v_loss
@@ -90,7 +95,7 @@ def agent_losses(
         "value_loss": v_loss,
         "approx_kl": kl,
         "entropy": mean_entropy,
-        "clip_fraction": ppo.clip_fraction(logp.detach(), logp_old, weights.clip_ratio),
+        "clip_fraction": ppo.clip_fraction(logp.detach(), logp_old, weights.clip_ratio, mask),
     }
     return total, parts
 
@@ -180,8 +185,13 @@ def _accumulate_gradients(
     chunk: int,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Gradients of every agent's minibatch loss left in ``.grad``, summed over pieces of ``chunk`` samples;
-    returns the loss and its parts as the single-pass `agent_losses` would (up to rounding)."""
+    returns the loss and its parts as the single-pass `agent_losses` would (up to rounding). With an active
+    mask a piece counts, per agent, with its share of the agent's active samples."""
     size = batch.actions.shape[1] if index is None else len(index)
+    active = None
+    if batch.active is not None:
+        active = batch.active if index is None else batch.active[:, index]
+        active_total = active.sum(-1).clamp(min=1.0)
     optimizer.zero_grad(set_to_none=True)
     loss = torch.zeros((), device=batch.advantages.device)
     parts: dict[str, torch.Tensor] = {}
@@ -189,7 +199,9 @@ def _accumulate_gradients(
         stop = min(start + chunk, size)
         piece = slice(start, stop) if index is None else index[start:stop]
         piece_loss, piece_parts = agent_losses(net, batch, weights, piece, sample_weights)
-        share = (stop - start) / size
+        share: float | torch.Tensor = (stop - start) / size
+        if active is not None:
+            share = active[:, start:stop].sum(-1) / active_total
         (piece_loss * share).sum().backward()
         loss = loss + piece_loss.detach() * share
         for key, value in piece_parts.items():
