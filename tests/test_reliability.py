@@ -96,6 +96,7 @@ def uncheckpointed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train(tiny(total_steps=64 * 5, checkpoint_every=1000), out, progress=False)  # = UNCHECKPOINTED
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGTERM])
 def test_a_kill_before_the_first_checkpoint_resumes_bit_identically(
     tmp_path: Path, kill: int, uncheckpointed_run: Path
@@ -159,6 +160,7 @@ def test_checkpoint_every_seconds_saves_the_state_between_checkpoints(tmp_path: 
 # Ctrl-C, kills during a write, leftovers
 
 
+@pytest.mark.fault
 def test_ctrl_c_prints_where_to_resume_and_exits_130(tmp_path: Path) -> None:
     args = [*SMALL, "--total-steps", str(64 * 400), "--checkpoint-every", "3"]
     out = tmp_path / "run"
@@ -527,6 +529,7 @@ def _in_namespace(script: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=ENV)
 
 
+@pytest.mark.fault
 def test_a_full_disk_is_one_line_and_leaves_no_partial_files(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -543,6 +546,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_files(tmp_path: Path) -> 
     assert ".tmp" not in result.stdout, result.stdout
 
 
+@pytest.mark.fault
 def test_a_read_only_directory_is_one_line(tmp_path: Path) -> None:
     disk = tmp_path / "ro"
     disk.mkdir()
@@ -671,3 +675,44 @@ def test_an_unreachable_sweep_address_fails_within_a_bounded_time(
     assert time.monotonic() - start < 30
     assert f"address='127.0.0.1:{port}': no Ray cluster answers there (Connection refused" in err
     assert not (tmp_path / "s").exists()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The fault marker
+
+
+FAULT_TESTS = (
+    "test_reliability.py::test_a_kill_before_the_first_checkpoint_resumes_bit_identically",
+    "test_reliability.py::test_ctrl_c_prints_where_to_resume_and_exits_130",
+    "test_reliability.py::test_a_full_disk_is_one_line_and_leaves_no_partial_files",
+    "test_reliability.py::test_a_read_only_directory_is_one_line",
+    "test_run_lock.py::test_a_second_process_fails_at_once_naming_the_holder_and_the_lock_dies_with_it",
+    "test_run_lock.py::test_two_runs_started_together_never_mix",
+)
+
+
+def test_fault_tests_carry_the_fault_marker_and_ci_still_runs_them() -> None:
+    """``-m fault`` selects the fault-injection tests that take time, and ``-m "not fault"`` leaves them out
+    of a quick run; neither pytest's addopts nor `make test` (CI) deselects them."""
+    import importlib.util
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    modules: dict[str, Any] = {}
+    for name in FAULT_TESTS:
+        module_file, function = name.split("::")
+        if module_file not in modules:
+            spec = importlib.util.spec_from_file_location(
+                f"_{module_file[:-3]}", root / "tests" / module_file
+            )
+            assert spec is not None and spec.loader is not None
+            modules[module_file] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(modules[module_file])
+        marks = [m.name for m in getattr(getattr(modules[module_file], function), "pytestmark", [])]
+        assert "fault" in marks, name
+    options = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert any(m.startswith("fault:") for m in options["markers"])
+    assert "-m" not in options["addopts"].split() and "fault" not in options["addopts"]
+    make_test = (root / "Makefile").read_text().split("\ntest: ")[1].split("\n\n")[0]
+    pytest_args = make_test.split("-m pytest", 1)[1].split()
+    assert "-m" not in pytest_args and not any("fault" in arg for arg in pytest_args), make_test

@@ -30,6 +30,7 @@ def _wait_for(predicate: object, proc: subprocess.Popen[bytes], seconds: float =
     assert predicate(), f"timed out (process exit status {proc.poll()})"  # type: ignore[operator]
 
 
+@pytest.mark.fault
 def test_a_second_process_fails_at_once_naming_the_holder_and_the_lock_dies_with_it(tmp_path: Path) -> None:
     out = tmp_path / "run"
     long_run = [*SMALL, "--total-steps", str(64 * 2000), "--checkpoint-every", "1000", "--out", str(out)]
@@ -70,6 +71,7 @@ def test_a_second_process_fails_at_once_naming_the_holder_and_the_lock_dies_with
     assert (out / ".lock").read_text() == ""  # a finished holder leaves no PID behind
 
 
+@pytest.mark.fault
 def test_two_runs_started_together_never_mix(tmp_path: Path) -> None:
     """Two `matrl train --out same` started at once (seeds 7 and 8): one trains, the other is refused in one
     line; metrics.csv holds the winner's rows only, in order (before the lock, both exited 0, rows mixed)."""
