@@ -53,7 +53,8 @@ class TrainCommand:
     and ``--algo`` (the baselines' settings are in the ``--value.*`` and ``--maddpg.*`` groups).
 
     Environment options go in ``--env-kwargs JSON``, e.g. ``--env mamujoco --env-kwargs
-    '{"scenario": "HalfCheetah", "agent_conf": "2x3"}'``.
+    '{"scenario": "HalfCheetah", "agent_conf": "2x3"}'``. Any PettingZoo ParallelEnv trains as ``--env
+    pettingzoo:PACKAGE.MODULE[:FACTORY]`` (docs/envs_other.md).
     """
 
     out: Path = Path("runs/train")
