@@ -15,7 +15,18 @@ from matrl.rollout.base import Collector
 
 
 def make_learner(config: TrainConfig, collector: Collector) -> Any:
-    """The learner for ``config.algo`` on ``collector``'s environment (imported only when used)."""
+    """The learner for ``config.algo`` on ``collector``'s environment (imported only when used).
+
+    The baselines assume agents of one action count that act at every step; agents with different action
+    counts (a third-party env's `ActionSpec.counts`) are refused in one line rather than sampled out of range.
+    """
+    counts = getattr(collector.action_spec, "counts", ())
+    if config.algo not in MATRL_ALGOS and counts:
+        raise ValueError(
+            f"algo={config.algo!r} is not allowed for {config.env}, whose agents have different action "
+            f"counts {tuple(counts)}; expected one of {', '.join(MATRL_ALGOS)} (they mask each agent's "
+            "missing actions)"
+        )
     if config.algo in MATRL_ALGOS:
         from matrl.algorithm import MATRL
 
