@@ -392,7 +392,10 @@ class MATRL:
         ratio = torch.exp(logp_predicted - samples.logp)
         adv = samples.advantages
         clip = self.config.ppo.clip_ratio
-        surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv).mean(1)
+        # Steps at which an agent did not act (``samples.active``) count for none of its statistics.
+        acted = torch.ones_like(adv) if samples.active is None else samples.active
+        per_sample = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv)
+        surrogate = (per_sample * acted).sum(1) / acted.sum(1).clamp(min=1)
         own = diag.own_switch_payoffs(in_sample)
         dominant = diag.dominant_actions(payoffs)
         rho_np = rho.double().cpu().numpy()
@@ -410,8 +413,8 @@ class MATRL:
         if current is not None:
             params_current = current.distribution_params(samples.obs)
             tv = self.net.head.total_variation(params_current, params_predicted)
-            alpha = tv.amax(1).double().cpu().numpy()
-            epsilon = adv.abs().amax(1).double().cpu().numpy()
+            alpha = (tv * acted).amax(1).double().cpu().numpy()
+            epsilon = (adv.abs() * acted).amax(1).double().cpu().numpy()
             tpr, tsr = diag.trust_region_bounds(payoffs, rho_np, alpha, epsilon, self.config.ppo.gamma)
             for i in range(self.n_agents):
                 out[f"tpr_alpha_{i}"] = float(alpha[i])
