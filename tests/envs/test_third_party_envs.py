@@ -277,3 +277,9 @@ def test_cli_trains_evaluates_and_resumes_a_pettingzoo_module_id(
     changed = dataclasses.replace(TrainConfig.load(run / "config.json"), rollout="ray")
     with pytest.raises(ValueError, match=r"rollout='ray' is not allowed for pettingzoo:pz_toys:team"):
         train(changed, tmp_path / "ray", progress=False)
+    qmix = _tiny("team_test", algo="qmix", env_kwargs={"actions": [2, 4]})
+    with pytest.raises(
+        ValueError, match=r"^algo='qmix' is not allowed for team_test, whose agents have different"
+    ):
+        train(qmix, tmp_path / "qmix", progress=False)
+    assert not (tmp_path / "qmix").exists()
