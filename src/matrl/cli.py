@@ -65,7 +65,12 @@ class TrainCommand:
     from_config: Path | None = None
     """Start from the settings of a saved config.json (other flags still override them)."""
     progress: bool = True
-    """Show a progress bar."""
+    """Show progress: a bar on a terminal, otherwise (nohup, tee, cluster jobs) one plain line every
+    --log-every iterations or --log-seconds seconds."""
+    log_every: int | None = None
+    """Iterations between progress lines when stdout is not a terminal (default: about 20 lines per run)."""
+    log_seconds: float = 60.0
+    """Seconds after which a progress line is printed anyway when stdout is not a terminal."""
     config: Annotated[TrainConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=TrainConfig)
 
 
@@ -118,15 +123,31 @@ def train(args: Sequence[str]) -> None:
             progress=command.progress,
             extend_to=extend_to,
             execution=execution,
+            log_every=command.log_every,
+            log_seconds=command.log_seconds,
         )
     else:
-        run_training(command.config, command.out, progress=command.progress)
+        run_training(
+            command.config,
+            command.out,
+            progress=command.progress,
+            log_every=command.log_every,
+            log_seconds=command.log_seconds,
+        )
     print(f"run written to {command.out}")
 
 
 #: `matrl train` flags that --resume accepts: the run's settings come from its config.json, so any other flag
 #: would be dropped silently; these say how to run (execution) or extend the budget.
-_RESUME_FLAGS = ("--out", "--resume", "--progress", "--no-progress", "--total-steps")
+_RESUME_FLAGS = (
+    "--out",
+    "--resume",
+    "--progress",
+    "--no-progress",
+    "--log-every",
+    "--log-seconds",
+    "--total-steps",
+)
 
 
 def _resume_execution(args: Sequence[str], config: TrainConfig) -> dict[str, Any]:

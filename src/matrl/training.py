@@ -44,6 +44,11 @@ from matrl.rollout.local import LocalCollector
 #: Envs whose copies can be stepped in worker processes (``env_workers``) and take a ``seed``.
 WORKER_ENV_IDS: tuple[str, ...] = (*MUJOCO_ENV_IDS, *PONG_ENV_IDS)
 
+#: Without a terminal, progress is a plain line about this many times per run (``log_every`` overrides it) ...
+LOG_LINES = 20
+#: ... and at least once per this many seconds (``log_seconds``), so a slow run is never silent for long.
+LOG_SECONDS = 60.0
+
 _VERSIONED = (
     "matrl",
     "torch",
@@ -149,6 +154,8 @@ def train(
     tensorboard: bool = True,
     extend_to: int | None = None,
     execution: Mapping[str, Any] | None = None,
+    log_every: int | None = None,
+    log_seconds: float = LOG_SECONDS,
 ) -> Path:
     """Train (or resume) a run in ``out`` and return the directory.
 
@@ -161,7 +168,9 @@ def train(
         config: the run's settings; with ``resume`` it must be None or equal to the saved config.
         out: run directory; must not hold a trained run unless resuming.
         resume: continue from ``out/checkpoints/state.pt``, bit-identically to an uninterrupted run.
-        progress: show a progress bar.
+        progress: show progress: a rich bar when stdout is a terminal, otherwise one plain line every
+            ``log_every`` iterations or ``log_seconds`` seconds (so nohup, tee and cluster jobs are never
+            silent).
         stop_after: stop after this many iterations in total (for tests of interrupted runs).
         tensorboard: write TensorBoard events.
         extend_to: with ``resume``, a new ``total_steps`` of at least the steps already done: a finished (or
@@ -169,12 +178,19 @@ def train(
             depends on the budget but the number of iterations); config.json is rewritten with it.
         execution: with ``resume``, new values of `EXECUTION_FIELDS` (threads, rollout backend, ...) for this
             process only; config.json keeps the run's own.
+        log_every: iterations between progress lines when stdout is not a terminal (default: about
+            `LOG_LINES` lines per run).
+        log_seconds: a progress line is also printed when this many seconds passed since the last one.
 
     Raises:
         RunLockedError: another process trains in ``out``.
         TrainingInterrupted: Ctrl-C; the run resumes from its last checkpoint.
     """
     out = Path(out)
+    if log_every is not None and (isinstance(log_every, bool) or log_every < 1):
+        raise ValueError(f"--log-every {log_every} is not allowed; expected a number of iterations >= 1")
+    if not log_seconds > 0:
+        raise ValueError(f"--log-seconds {log_seconds} is not allowed; expected a number of seconds > 0")
     if config is not None:
         config.validate()  # bad settings are refused before anything is created
     if resume and not (out / "config.json").is_file():
@@ -188,7 +204,8 @@ def train(
     with RunLock(out):
         remove_stale_tmp([out, out / checkpoint.CHECKPOINT_DIR])
         try:
-            return _train(config, out, resume, progress, stop_after, tensorboard, extend_to, execution)
+            logs = (log_every, log_seconds)
+            return _train(config, out, resume, progress, stop_after, tensorboard, extend_to, execution, logs)
         except BaseException:
             if created and not (out / "config.json").exists():
                 _remove_directory(out)  # failed before the run began (no Ray, bad env): leave no trace
@@ -214,6 +231,7 @@ def _train(
     tensorboard: bool,
     extend_to: int | None,
     execution: Mapping[str, Any] | None,
+    logging: tuple[int | None, float] = (None, LOG_SECONDS),
 ) -> Path:
     """`train` once the run directory is locked."""
     if resume:
@@ -252,7 +270,7 @@ def _train(
             write_text_atomically(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
             write_text_atomically(out / "versions.json", json.dumps(package_versions(), indent=2) + "\n")
             save_state(out, learner, collector)  # iteration 0: --resume works from the start
-        _loop(config, out, learner, collector, progress, stop_after, tensorboard)
+        _loop(config, out, learner, collector, progress, stop_after, tensorboard, logging)
     finally:
         close = getattr(collector, "close", None)
         if close is not None:
@@ -268,13 +286,15 @@ def _loop(
     progress: bool,
     stop_after: int | None,
     tensorboard: bool,
+    logging: tuple[int | None, float] = (None, LOG_SECONDS),
 ) -> None:
     """Iterations up to the budget (or ``stop_after``), each logged, with checkpoints as configured."""
     log = MetricsLog(out, resume_iteration=learner.iteration_count, tensorboard=tensorboard)
     total = config.iterations if stop_after is None else min(stop_after, config.iterations)
     saved, saved_at = learner.iteration_count, time.monotonic()
     try:
-        with _ProgressBar(progress, config, total, learner.iteration_count) as advance:
+        bar = _ProgressBar(progress, config, total, learner.iteration_count, out, *logging)
+        with bar as advance:
             while learner.iteration_count < total:
                 start = time.perf_counter()
                 restarts = getattr(collector, "restarts", None)  # rollout workers restarted (Ray)
@@ -402,16 +422,31 @@ def save_state(out: Path, learner: Any, collector: Collector) -> None:
 
 
 class _ProgressBar:
-    """A rich progress bar over iterations showing env steps, return and speed (a no-op when disabled)."""
+    """A rich progress bar over iterations showing env steps, return and speed when stdout is a terminal;
+    otherwise plain log lines (`_LogLines`), since rich draws nothing but the end state there; a no-op when
+    disabled."""
 
-    def __init__(self, enabled: bool, config: TrainConfig, total: int, done: int) -> None:
+    def __init__(
+        self,
+        enabled: bool,
+        config: TrainConfig,
+        total: int,
+        done: int,
+        out: Path | None = None,
+        log_every: int | None = None,
+        log_seconds: float = LOG_SECONDS,
+    ) -> None:
         self.enabled = enabled and total > done
         self.config, self.total, self.done = config, total, done
+        self.out, self.log_every, self.log_seconds = out, log_every, log_seconds
         self._progress: Any = None
 
     def __enter__(self) -> Any:
         if not self.enabled:
             return lambda row: None
+        if not _stdout_is_terminal():
+            every = self.log_every or max(1, -(-self.total // LOG_LINES))
+            return _LogLines(self.config, self.total, self.done, self.out, every, self.log_seconds)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._progress = Progress(
@@ -434,3 +469,69 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+def _stdout_is_terminal() -> bool:
+    """Whether stdout is a terminal (a closed or replaced stdout is not)."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _LogLines:
+    """Progress as one plain, flushed line on stdout every ``every`` iterations or ``seconds`` seconds (and at
+    the first and last iteration): env steps, steps/s since the last line, the latest mean episode return
+    (of the last iteration in which episodes ended) and, for the algorithms that play the meta-game, how many
+    agents kept pi_i (rho_i >= 0.5) and the mean rho."""
+
+    def __init__(
+        self, config: TrainConfig, total: int, done: int, out: Path | None, every: int, seconds: float
+    ) -> None:
+        self.config, self.total, self.every, self.seconds = config, total, every, seconds
+        self.start = self.last_time = time.monotonic()
+        self.first, self.last_iteration, self.last_steps = done, done, done * config.steps_per_iteration
+        self.last_return = float("nan")  # the latest iteration's mean episode return (NaN: none ended yet)
+        where = f" -> {out}" if out is not None else ""
+        resumed = f", from iteration {done}" if done else ""
+        _print_line(
+            f"matrl: training {config.algo} on {config.env} seed {config.seed}: {total} iterations "
+            f"({total * config.steps_per_iteration} env steps{resumed}){where}; a line every {every} "
+            f"iterations or {seconds:g} s"
+        )
+
+    def __call__(self, row: dict[str, float]) -> None:
+        iteration, now = int(row["iteration"]), time.monotonic()
+        if row.get("total_return", float("nan")) == row.get("total_return"):  # not NaN: episodes ended
+            self.last_return = row["total_return"]
+        due = iteration - self.last_iteration >= self.every or now - self.last_time >= self.seconds
+        if not (due or iteration == self.first + 1 or iteration >= self.total):
+            return
+        steps = int(row["env_steps"])
+        speed = (steps - self.last_steps) / max(now - self.last_time, 1e-9)
+        elapsed = now - self.start
+        remaining = elapsed / (iteration - self.first) * (self.total - iteration)
+        parts = [
+            f"iter {iteration}/{self.total}",
+            f"env_steps {steps} ({100 * iteration / self.total:.0f}%)",
+            f"{speed:.0f} steps/s",
+            f"return {self.last_return:.3g}" if self.last_return == self.last_return else "return n/a",
+        ]
+        rho = [v for k, v in row.items() if k.startswith("rho_") and k[4:].isdigit()]
+        if rho:
+            kept = sum(r >= 0.5 for r in rho)
+            parts.append(f"rho keep {kept}/{len(rho)} agents (mean {sum(rho) / len(rho):.2f})")
+        parts.append(f"elapsed {_clock(elapsed)} eta {_clock(remaining)}")
+        _print_line("matrl: " + "  ".join(parts))
+        self.last_iteration, self.last_time, self.last_steps = iteration, now, steps
+
+
+def _print_line(text: str) -> None:
+    """One progress line, flushed at once (a pipe or file is block-buffered otherwise)."""
+    print(text, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    """``H:MM:SS`` for a log line."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
