@@ -38,12 +38,18 @@ def render(env: str = "checkers_v0", out: Path = Path("episode.gif"), seed: int 
     print(f"wrote {out} ({frames} frames)")
 
 
-def envs() -> None:
-    """List the environment ids that `matrl` knows (any PettingZoo env is also ``pettingzoo:MODULE``)."""
-    from matrl.envs.registry import PETTINGZOO_PREFIX, env_ids
+def envs(build: bool = False) -> None:
+    """List every environment id that `matrl` knows (built-in, `register_env`, ``matrl.envs`` entry points)
+    with its agent count and observation and action spaces (any PettingZoo env is also ``pettingzoo:MODULE``).
 
-    for env_id in env_ids():
-        print(env_id)
+    Args:
+        build: Also build one copy of each registered and entry-point env to read its spaces (built-in ids
+            are always built: it is cheap); otherwise they show "unknown until built".
+    """
+    from matrl.envs.catalog import format_table, summaries
+    from matrl.envs.registry import PETTINGZOO_PREFIX
+
+    print(format_table(summaries(build=True if build else None)))
     print(f"{PETTINGZOO_PREFIX}PACKAGE.MODULE[:FACTORY]  (any PettingZoo ParallelEnv, docs/envs_other.md)")
 
 
