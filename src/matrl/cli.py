@@ -251,10 +251,13 @@ def plot(
     metric: str = "total_return",
     band: str = "std",
     smooth: str = "ma:5",
+    group_by: str = "config",
+    label: str | None = None,
 ) -> None:
-    """Draw learning curves (mean and band over seeds, one panel per env, one line per algorithm) to PNG.
+    """Draw learning curves (mean and band over seeds, one panel per env, one line per run label) to PNG.
 
-    Also prints a table of the final values (mean of the last 10% of iterations) per env and algorithm.
+    Also prints a table of the final values (mean of the last 10% of iterations) per env and run label, and
+    what each settings hash in a label stands for.
 
     Args:
         runs: Run directories, or directories holding run directories at any depth.
@@ -262,12 +265,19 @@ def plot(
         metric: Column of metrics.csv to plot.
         band: ``std`` (mean +- one standard deviation) or ``minmax``.
         smooth: ``none``, ``ma:N`` (trailing moving average of N iterations) or ``ema:W`` (as TensorBoard).
+        group_by: What makes one line: ``config`` (the algo, plus a short hash of the non-default settings
+            where runs of one env and algo differ in them), ``algo`` (settings merged), or config keys
+            separated by commas (``algo,ppo.lr``).
+        label: Legend text instead of the group name: a template of config keys and ``{hash}``, e.g.
+            ``'{algo} lr={ppo.lr}'``.
     """
-    from matrl.eval.curves import find_runs, format_markdown, parse_smoothing, plot_curves, summary_table
+    from matrl.eval import curves
 
-    found = find_runs(list(runs))
-    path = plot_curves(found, out, metric=metric, band=band, smooth=parse_smoothing(smooth))
-    print(format_markdown(summary_table(found, metric=metric)))
+    found = curves.label_runs(curves.find_runs(list(runs)), group_by=group_by, label=label)
+    path = curves.plot_curves(found, out, metric=metric, band=band, smooth=curves.parse_smoothing(smooth))
+    print(curves.format_markdown(curves.summary_table(found, metric=metric)))
+    for line in curves.describe_labels(found):
+        print(line)
     print(f"wrote {path} ({len(found)} runs)")
 
 

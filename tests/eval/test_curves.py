@@ -336,3 +336,77 @@ def test_summary_table_at_steps(tmp_path: Path) -> None:
         summary_table(runs, last_fraction=0.0)
     with pytest.raises(ValueError, match="no rows"):
         format_markdown([])
+
+
+# --- run labels ---------------------------------------------------------------------------------------------
+
+
+def write_setting(root: Path, name: str, seed: int, **changes: object) -> Path:
+    """A Checkers MATRL run whose config.json is the preset with ``changes`` (dotted keys for sections)."""
+    from matrl.config import preset
+
+    config = preset("checkers_v0", "matrl").to_dict()
+    config["seed"] = seed
+    for key, value in changes.items():
+        section, _, leaf = key.rpartition(".")
+        (config[section] if section else config)[leaf] = value
+    run = write_run(root, env="checkers_v0", seed=seed, name=name, returns=(seed, seed + 1.0, seed + 2.0))
+    (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
+def test_two_settings_with_one_env_algo_and_seed_are_two_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from matrl.cli import main
+    from matrl.eval.curves import describe_labels, group_runs, label_runs, settings_hash
+
+    for seed in (0, 1):
+        write_setting(tmp_path / "runs", f"preset{seed}", seed, total_steps=800_000, threads=4)
+        write_setting(tmp_path / "runs", f"lr{seed}", seed, **{"ppo.lr": 0.001})
+    runs = find_runs([tmp_path / "runs"])
+    by_name = {r.path.name: r for r in runs}
+    assert settings_hash(by_name["preset0"]) == ""  # budget and threads are not settings of the line
+    digest = settings_hash(by_name["lr0"])
+    assert len(digest) == 6 and digest == settings_hash(by_name["lr1"])
+    groups = group_runs(runs)
+    assert sorted(groups) == [("checkers_v0", f"matrl [{digest}]"), ("checkers_v0", "matrl [preset]")]
+    assert all([r.seed for r in members] == [0, 1] for members in groups.values())
+    assert describe_labels(label_runs(runs)) == [f"matrl [{digest}]: ppo.lr=0.001"]
+    # The same runs alone keep the plain algo label (a directory of seeds of one setting, as before).
+    assert list(group_runs(find_runs([tmp_path / "runs" / "lr0", tmp_path / "runs" / "lr1"]))) == [
+        ("checkers_v0", "matrl")
+    ]
+    main(["plot", str(tmp_path / "runs"), "--out", str(tmp_path / "c.png")])
+    out = capsys.readouterr().out
+    assert f"| checkers_v0 | matrl [{digest}] | 2 |" in out and "| checkers_v0 | matrl [preset] | 2 |" in out
+    assert f"matrl [{digest}]: ppo.lr=0.001" in out
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_group_by_and_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from matrl.cli import main
+    from matrl.eval.curves import group_runs, label_runs
+
+    write_setting(tmp_path, "a", 0)
+    write_setting(tmp_path, "b", 0, **{"ppo.lr": 0.001})
+    runs = find_runs([tmp_path])
+    with pytest.raises(ValueError, match=r"'matrl': seed 0 appears twice .*--group-by or --label"):
+        group_runs(label_runs(runs, group_by="algo"))  # settings merged, as before labels: a clash
+    by_lr = group_runs(label_runs(runs, group_by="algo,ppo.lr"))
+    assert sorted(by_lr) == [("checkers_v0", "matrl ppo.lr=0.001"), ("checkers_v0", "matrl ppo.lr=0.002")]
+    labelled = group_runs(label_runs(runs, label="{algo} lr={ppo.lr} hidden={hidden}"))
+    assert sorted(labelled) == [
+        ("checkers_v0", "matrl lr=0.001 hidden=[128, 128]"),
+        ("checkers_v0", "matrl lr=0.002 hidden=[128, 128]"),
+    ]
+    for args, message in [
+        (["--label", "{algo}"], "--label '{algo}' gives two groups of env 'checkers_v0' the same text"),
+        (["--label", "{nope}"], "has no setting 'nope'; expected one of hash, action_bounds"),
+        (["--group-by", "algo,,seed"], "--group-by 'algo,,seed' is not allowed; expected config, algo or"),
+    ]:
+        with pytest.raises(SystemExit):
+            main(["plot", str(tmp_path), "--out", str(tmp_path / "x.png"), *args])
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    assert not (tmp_path / "x.png").exists()

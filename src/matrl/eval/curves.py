@@ -2,8 +2,11 @@
 
 A run directory holds ``config.json`` (with at least ``env``, ``algo`` and ``seed``) and ``metrics.csv`` (one
 row per iteration, with at least ``iteration``, cumulative ``env_steps`` and ``total_return``). Runs are
-grouped by (env, algo); the seeds of a group are compared on a common grid of environment steps, since
-iterations of different seeds need not collect the same number of steps.
+grouped by env (one panel each) and run label (one line each, `label_runs`): by default the algo, followed by
+a short hash of the run's non-default settings where runs of one env and algo differ in them, so that two
+settings that share env, algo and seed are two lines, never one merged line or a clash. The seeds of a group
+are compared on a common grid of environment steps, since iterations of different seeds need not collect the
+same number of steps.
 
 Iterations in which no episode ended log an empty (NaN) return; they are dropped before smoothing and
 interpolation, so the curve between two reported iterations is the straight line between them. The grid of a
@@ -19,9 +22,12 @@ matplotlib is imported only inside `plot_curves`, so tables do not pay for it.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +62,8 @@ class Run:
     total_return: FloatArray
     columns: Mapping[str, FloatArray] = field(repr=False)
     config: Mapping[str, object] = field(repr=False)
+    label: str = ""
+    """The run's line in plots and tables (`label_runs`); empty until labelled."""
 
     @property
     def n_iterations(self) -> int:
@@ -170,18 +178,145 @@ def find_runs(paths: Sequence[Path]) -> list[Run]:
     return sorted(found.values(), key=lambda r: (r.env, r.algo, r.seed, str(r.path)))
 
 
+#: Config keys that change neither what a run learns nor how: left out of the settings hash of a run label.
+#: (``total_steps`` only says how far it went: a longer run of the same settings belongs to the same line.)
+LABEL_IGNORED: tuple[str, ...] = ("env", "algo", "seed", "total_steps", "threads", "address")
+LABEL_IGNORED += ("checkpoint_every", "checkpoint_every_seconds")
+#: ``--group-by`` values besides a list of config keys.
+GROUPINGS = ("config", "algo")
+_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _flat(config: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    """Nested config sections as dotted keys (``ppo.lr``)."""
+    out: dict[str, object] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping) and key != "env_kwargs":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def non_default_settings(run: Run) -> dict[str, object]:
+    """The run's settings that differ from the preset of its env and algo (`matrl.config.preset`), dotted
+    keys, leaving out `LABEL_IGNORED`; a key the preset lacks counts as non-default."""
+    from matrl.config import preset
+
+    try:
+        defaults = _flat(json.loads(json.dumps(preset(run.env, run.algo).to_dict())))  # as config.json has it
+    except Exception:  # an algo or env this version does not know: every setting counts
+        defaults = {}
+    return {
+        k: v
+        for k, v in sorted(_flat(run.config).items())
+        if k not in LABEL_IGNORED and (k not in defaults or defaults[k] != v)
+    }
+
+
+def settings_hash(run: Run) -> str:
+    """Six hex digits naming the run's non-default settings ("" when it has none); the same settings give
+    the same hash in every plot."""
+    settings = non_default_settings(run)
+    if not settings:
+        return ""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:6]
+
+
+def _setting(run: Run, key: str, what: str) -> object:
+    """A config value by dotted key (``hash``: `settings_hash`), or one line naming the key."""
+    if key == "hash":
+        return settings_hash(run)
+    flat = _flat(run.config)
+    if key not in flat:
+        shown = ", ".join(["hash", *sorted(flat)][:40])
+        where = run.path / "config.json"
+        raise ValueError(f"{what}: {where} has no setting {key!r}; expected one of {shown}")
+    return flat[key]
+
+
+def label_runs(runs: Sequence[Run], group_by: str = "config", label: str | None = None) -> list[Run]:
+    """Each run with its label, which makes the lines of plots and tables.
+
+    ``group_by``: ``config`` (the algo, plus `settings_hash` in brackets where the runs of one env and algo
+    have more than one set of settings), ``algo`` (one line per algo whatever the settings), or config keys
+    separated by commas (``algo,ppo.lr``: one line per combination). ``label`` renders the legend instead:
+    a template such as ``"{algo} lr={ppo.lr}"`` of config keys and ``{hash}``; two groups of one env given
+    the same text are refused in one line.
+    """
+    if group_by not in GROUPINGS:
+        keys = [k.strip() for k in group_by.split(",")]
+        if not all(keys):
+            raise ValueError(
+                f"--group-by {group_by!r} is not allowed; expected {', '.join(GROUPINGS)} or config keys "
+                "separated by commas, e.g. algo,ppo.lr"
+            )
+    several: set[tuple[str, str]] = set()
+    if group_by == "config":
+        hashes: dict[tuple[str, str], set[str]] = {}
+        for run in runs:
+            hashes.setdefault((run.env, run.algo), set()).add(settings_hash(run))
+        several = {key for key, found in hashes.items() if len(found) > 1}
+    groups: list[Run] = []
+    for run in runs:
+        if group_by == "algo":
+            group = run.algo
+        elif (run.env, run.algo) in several:  # config: tell the settings apart
+            group = f"{run.algo} [{settings_hash(run) or 'preset'}]"
+        elif group_by == "config":
+            group = run.algo
+        else:
+            parts = [(k, _setting(run, k, f"--group-by {group_by}")) for k in keys]
+            group = " ".join(str(v) if k == "algo" else f"{k}={v}" for k, v in parts)
+        groups.append(dataclasses.replace(run, label=group))
+    if label is None:
+        return groups
+    shown: dict[tuple[str, str], str] = {}
+    out = []
+    for run in groups:
+        values = {key: str(_setting(run, key, f"--label {label!r}")) for key in _FIELD.findall(label)}
+        text = label
+        for key, value in values.items():
+            text = text.replace(f"{{{key}}}", value)
+        for (env, text_of), group in shown.items():
+            if env == run.env and text_of == text and group != run.label:
+                raise ValueError(
+                    f"--label {label!r} gives two groups of env {env!r} the same text {text!r} ({group} and "
+                    f"{run.label}); add a setting that tells them apart, e.g. {{hash}}"
+                )
+        shown[run.env, text] = run.label
+        out.append(dataclasses.replace(run, label=text))
+    return out
+
+
+def describe_labels(runs: Sequence[Run]) -> list[str]:
+    """One line per label that carries a settings hash, saying which settings it stands for."""
+    lines: dict[str, str] = {}
+    for run in runs:
+        digest = settings_hash(run)
+        if digest and f"[{digest}]" in run.label and run.label not in lines:
+            settings = ", ".join(f"{k}={v}" for k, v in non_default_settings(run).items())
+            lines[run.label] = f"{run.label}: {settings}"
+    return list(lines.values())
+
+
 def group_runs(runs: Sequence[Run]) -> dict[tuple[str, str], list[Run]]:
-    """Runs by (env, algo), sorted; a seed twice in a group is an error (likely a copied run directory)."""
+    """Runs by (env, label), sorted (unlabelled runs get `label_runs`'s default labels); a seed twice in a
+    group is an error: the same settings run twice, likely a copied run directory."""
+    if any(not run.label for run in runs):
+        runs = label_runs(runs)
     groups: dict[tuple[str, str], list[Run]] = {}
     for run in runs:
-        groups.setdefault((run.env, run.algo), []).append(run)
-    for (env, algo), members in groups.items():
+        groups.setdefault((run.env, run.label), []).append(run)
+    for (env, label), members in groups.items():
         seen: dict[int, Path] = {}
         for run in members:
             if run.seed in seen:
                 raise ValueError(
-                    f"env {env!r}, algo {algo!r}: seed {run.seed} appears twice "
-                    f"({seen[run.seed]} and {run.path})"
+                    f"env {env!r}, {label!r}: seed {run.seed} appears twice ({seen[run.seed]} and "
+                    f"{run.path}); remove a copied run directory, or tell them apart with --group-by or "
+                    "--label"
                 )
             seen[run.seed] = run.path
         members.sort(key=lambda r: r.seed)
@@ -245,10 +380,11 @@ def parse_smoothing(spec: str) -> Smoothing | None:
 
 @dataclass(frozen=True, eq=False)
 class Curve:
-    """One (env, algo) group on its common grid; ``values[i]`` is seed ``seeds[i]``'s interpolated curve."""
+    """One (env, label) group on its common grid; ``values[i]`` is seed ``seeds[i]``'s interpolated curve."""
 
     env: str
     algo: str
+    """The group's label (`label_runs`): the algo, unless settings or --label tell groups apart."""
     metric: str
     seeds: tuple[int, ...]
     grid: FloatArray
@@ -277,7 +413,7 @@ def _reported(run: Run, metric: str) -> tuple[FloatArray, FloatArray]:
 def aggregate(
     runs: Sequence[Run], metric: str = "total_return", grid_points: int = 100, smooth: Smoothing | None = None
 ) -> dict[tuple[str, str], Curve]:
-    """Per (env, algo): each seed's curve (NaN rows dropped, then smoothed) interpolated on a shared grid.
+    """Per (env, label): each seed's curve (NaN rows dropped, then smoothed) interpolated on a shared grid.
 
     The grid runs from the latest first report to the earliest last report among the group's seeds, so the
     statistics at every point use all seeds and no seed is extrapolated.
@@ -293,7 +429,7 @@ def aggregate(
         stop = min(x[-1] for x, _ in points)
         if stop < start:
             raise ValueError(
-                f"env {env!r}, algo {algo!r}: the seeds' reported env steps do not overlap "
+                f"env {env!r}, {algo!r}: the seeds' reported env steps do not overlap "
                 f"(latest first report {start:g} > earliest last report {stop:g})"
             )
         grid = np.linspace(start, stop, grid_points)
@@ -336,7 +472,8 @@ def plot_curves(
     title: str | None = None,
     grid_points: int = 100,
 ) -> Path:
-    """One subplot per env, one line per algo with a band (mean ± std, or min..max over seeds), as a PNG.
+    """One subplot per env, one line per run label (`label_runs`) with a band (mean ± std, or min..max over
+    seeds), as a PNG.
 
     The file is written atomically, so a viewer refreshing it during training never sees half an image.
     """
@@ -382,7 +519,8 @@ def plot_curves(
 
 
 class SummaryRow(TypedDict):
-    """One (env, algo) line of `summary_table`; ``per_seed[i]`` belongs to ``seeds[i]``."""
+    """One (env, label) line of `summary_table` (``algo`` holds the label); ``per_seed[i]`` belongs to
+    ``seeds[i]``."""
 
     env: str
     algo: str
@@ -416,7 +554,7 @@ def _final(run: Run, metric: str, at_steps: int | None, last_fraction: float) ->
 def summary_table(
     runs: Sequence[Run], metric: str = "total_return", at_steps: int | None = None, last_fraction: float = 0.1
 ) -> list[SummaryRow]:
-    """Final performance per (env, algo): per seed, then mean and (population) std across seeds.
+    """Final performance per (env, label): per seed, then mean and (population) std across seeds.
 
     Averaging the last fraction of iterations, rather than taking the last one, damps the noise of a
     single iteration's episodes.
