@@ -23,19 +23,54 @@ from matrl.config import TrainConfig, preset
 from matrl.matrixgames.study import run_study
 
 
-def render(env: str = "checkers_v0", out: Path = Path("episode.gif"), seed: int = 0, fps: int = 4) -> None:
-    """Record one episode of an environment as a GIF (random actions), so a person can see what happens.
+def render(
+    env: str | None = None,
+    out: Path = Path("episode.gif"),
+    seed: int = 0,
+    fps: int = 4,
+    checkpoint: Path | None = None,
+    greedy: bool = False,
+) -> None:
+    """Record one episode of an environment as a GIF, with random actions or a trained policy, so a person
+    can see what happens.
 
     Args:
-        env: Environment id (see `matrl envs`).
+        env: Environment id (see `matrl envs`); default checkers_v0, or the run's env with --checkpoint.
         out: Output GIF path.
-        seed: Seed of the random actions.
+        seed: Seed of the env and of the actions.
         fps: Frames per second of the GIF.
+        checkpoint: Play the policy of this run directory's latest model checkpoint (or of a
+            ``checkpoints/iter_NNNNNN.safetensors`` file) in its env, with its env kwargs.
+        greedy: With --checkpoint, take each agent's most likely action instead of sampling.
     """
     from matrl.envs.render import record_episode
 
-    frames = record_episode(env, out, seed=seed, fps=fps)
-    print(f"wrote {out} ({frames} frames)")
+    if checkpoint is None:
+        frames = record_episode(env or "checkers_v0", out, seed=seed, fps=fps)
+        print(f"wrote {out} ({frames} frames)")
+        return
+    from matrl.eval.evaluate import checkpoint_policy
+
+    path = _latest_model(checkpoint)
+    policy, config, iteration = checkpoint_policy(path, seed=seed, greedy=greedy)
+    if env is not None and env != config.env:
+        raise ValueError(
+            f"--env {env} is not allowed with --checkpoint {checkpoint}: its run is on {config.env}"
+        )
+    frames = record_episode(config.env, out, seed=seed, fps=fps, policy=policy, env_kwargs=config.env_kwargs)
+    print(f"wrote {out} ({frames} frames; {config.algo} on {config.env}, {path.name}, iteration {iteration})")
+
+
+def _latest_model(checkpoint: Path) -> Path:
+    """A model file as given, or a run directory's latest one (one line when it has none)."""
+    from matrl.checkpoint import list_models
+
+    if not checkpoint.is_dir():
+        return checkpoint
+    models = list_models(checkpoint)
+    if not models:
+        raise FileNotFoundError(f"no model checkpoints under {checkpoint}/checkpoints")
+    return models[-1][1]
 
 
 def envs(build: bool = False) -> None:
@@ -234,14 +269,9 @@ def evaluate(
         seed: Seed of the action sampling.
         greedy: Take the most likely action instead of sampling.
     """
-    from matrl.checkpoint import list_models
     from matrl.eval.evaluate import evaluate as run_evaluation
 
-    if checkpoint.is_dir():
-        models = list_models(checkpoint)
-        if not models:
-            raise FileNotFoundError(f"no model checkpoints under {checkpoint}/checkpoints")
-        checkpoint = models[-1][1]
+    checkpoint = _latest_model(checkpoint)
     print(run_evaluation(checkpoint, episodes=episodes, seed=seed, greedy=greedy).summary())
 
 

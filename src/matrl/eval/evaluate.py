@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -112,6 +113,41 @@ def load_policy(path: Path) -> tuple[Policy, TrainConfig, int, int]:
     except RuntimeError as err:
         raise ValueError(f"checkpoint {path} does not match its own config: {err}") from None
     return policy, config, iteration, env_steps
+
+
+def checkpoint_policy(
+    path: Path, seed: int = 0, greedy: bool = False
+) -> tuple[Callable[[Mapping[str, np.ndarray]], dict[str, Any]], TrainConfig, int]:
+    """A checkpoint's policy for one PettingZoo copy of its env (`matrl render`): observations by agent in,
+    actions of the agents present out; also the run's config and the checkpoint's iteration.
+
+    The observations of ``make_env`` are the core's for the built-in ids; absent agents' rows are zeros.
+    """
+    policy, config, iteration, _ = load_policy(path)
+    generator = torch.Generator().manual_seed(seed)
+    agents: list[str] = []
+
+    @torch.no_grad()
+    def act(observations: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        if not agents:
+            from matrl.envs import make_env
+
+            probe = make_env(config.env, **config.env_kwargs)
+            agents.extend(probe.possible_agents)
+            probe.close()
+        first = np.asarray(next(iter(observations.values())), dtype=np.float32)
+        obs = np.zeros((1, len(agents), first.size), dtype=np.float32)
+        for i, agent in enumerate(agents):
+            if agent in observations:
+                obs[0, i] = np.asarray(observations[agent], dtype=np.float32).ravel()
+        actions = policy.env_actions(obs, greedy, generator)[0]
+        return {
+            agent: actions[i].item() if actions[i].ndim == 0 else actions[i]
+            for i, agent in enumerate(agents)
+            if agent in observations
+        }
+
+    return act, config, iteration
 
 
 def _section(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
