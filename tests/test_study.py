@@ -33,6 +33,7 @@ def spec_dict() -> dict[str, object]:
             "xfit": ["--algo", "matrl", "--meta.estimator", "crossfit"],
             "placebo": ["--algo", "placebo", "--meta.placebo-keep-rate", "from:xfit"],
         },
+        "pairs": [["xfit", "placebo"]],
     }
 
 
@@ -55,6 +56,7 @@ def test_a_study_trains_its_grid_resumes_and_reports(tmp_path: Path) -> None:
     path = report(spec, out, reps=200)
     text = path.read_text()
     assert "## pennies" in text and "## All environments" in text and "P(> ref)" in text
+    assert text.count("| xfit | placebo |") == 3  # the spec's pair, in both envs and over all envs
     for figure in ("curves_pennies.png", "curves_stag.png", "aggregate.png", "profiles.png"):
         assert (out / figure).stat().st_size > 1000
     # Scores: the metric's mean over the last half of the iterations (3 iterations -> the last 2).
@@ -90,6 +92,8 @@ def test_a_study_trains_its_grid_resumes_and_reports(tmp_path: Path) -> None:
         ({"algos": {"a": ["--meta.placebo-keep-rate", "from:nobody"]}}, "allowed: from:<an algo label>"),
         ({"reference": "ppo"}, "reference='ppo' is not one of the algos"),
         ({"extra": 1}, "unknown keys ['extra']"),
+        ({"pairs": [["xfit", "xfit"]]}, "pairs of two different algos"),
+        ({"pairs": [["xfit", "nobody"]]}, "pairs of two different algos"),
         ({"envs": {"a/b": {"args": []}}}, "label 'a/b' must be a plain name"),
         ({"envs": {"e": {"args": [], "last_fraction": 0}}}, "last_fraction=0 must lie in (0, 1]"),
     ],

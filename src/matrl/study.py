@@ -68,6 +68,8 @@ class StudySpec:
     seeds: tuple[int, ...]
     reference: str | None = None
     threads: int = 1
+    pairs: tuple[tuple[str, str], ...] = ()
+    """Extra comparisons reported as P(X > Y), e.g. a MATRL variant against its placebo."""
 
     @classmethod
     def load(cls, path: Path) -> StudySpec:
@@ -84,7 +86,7 @@ class StudySpec:
     def from_dict(cls, data: Any, where: str = "study spec") -> StudySpec:
         if not isinstance(data, dict):
             raise ValueError(f"{where} must hold a JSON object with envs, algos and seeds")
-        allowed = {"envs", "algos", "seeds", "reference", "threads"}
+        allowed = {"envs", "algos", "seeds", "reference", "threads", "pairs"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ValueError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
@@ -131,13 +133,21 @@ class StudySpec:
         threads = data.get("threads", 1)
         if type(threads) is not int or threads < 1:
             raise ValueError(f"{where}: threads={threads!r} must be an integer >= 1")
-        return cls(envs, algos, tuple(seeds), reference, threads)
+        pairs = data.get("pairs", [])
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(x in algos for x in p) and p[0] != p[1] for p in pairs
+        ):
+            raise ValueError(
+                f"{where}: pairs={pairs!r} must be a list of [X, Y] pairs of two different algos"
+            )
+        return cls(envs, algos, tuple(seeds), reference, threads, tuple((x, y) for x, y in pairs))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "seeds": list(self.seeds),
             "reference": self.reference,
             "threads": self.threads,
+            "pairs": [list(p) for p in self.pairs],
             "envs": {k: {**vars(v), "args": list(v.args)} for k, v in self.envs.items()},
             "algos": {k: list(v) for k, v in self.algos.items()},
         }
@@ -362,22 +372,23 @@ def interval_estimates(
 
 
 def improvement_probabilities(
-    scores: dict[str, np.ndarray], reference: str, reps: int = 2000, seed: int = 0
-) -> dict[str, tuple[float, float, float]]:
-    """algo -> P(algo > reference) with its 95 % bootstrap CI, for every algo but the reference."""
+    scores: dict[str, np.ndarray], pairs: Sequence[tuple[str, str]], reps: int = 2000, seed: int = 0
+) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """(x, y) -> P(x > y) with its 95 % bootstrap CI (rliable), for the pairs whose algos both have scores."""
     rly, metrics, _ = _rliable()
     np.random.seed(seed)  # noqa: NPY002
-    pairs = {f"{a},{reference}": (scores[a], scores[reference]) for a in scores if a != reference}
-    if not pairs:
+    kept = [(x, y) for x, y in pairs if x in scores and y in scores and x != y]
+    if not kept:
         return {}
-    points, intervals = rly.get_interval_estimates(pairs, metrics.probability_of_improvement, reps=reps)
+    data = {f"{x},{y}": (scores[x], scores[y]) for x, y in kept}
+    points, intervals = rly.get_interval_estimates(data, metrics.probability_of_improvement, reps=reps)
     return {
-        key.split(",")[0]: (
-            float(np.ravel(points[key])[0]),
-            float(np.ravel(intervals[key][0])[0]),
-            float(np.ravel(intervals[key][1])[0]),
+        (x, y): (
+            float(np.ravel(points[f"{x},{y}"])[0]),
+            float(np.ravel(intervals[f"{x},{y}"][0])[0]),
+            float(np.ravel(intervals[f"{x},{y}"][1])[0]),
         )
-        for key in pairs
+        for x, y in kept
     }
 
 
@@ -427,16 +438,10 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
             "",
         ]
         estimates = interval_estimates({a: v[:, None] for a, v in by_algo.items()}, reps)
-        probabilities = (
-            improvement_probabilities(
-                {a: (v if env_spec.higher_is_better else -v)[:, None] for a, v in by_algo.items()},
-                spec.reference,
-                reps,
-            )
-            if spec.reference in by_algo
-            else {}
-        )
+        signed = {a: (v if env_spec.higher_is_better else -v)[:, None] for a, v in by_algo.items()}
+        probabilities = improvement_probabilities(signed, _pairs(spec, by_algo), reps)
         lines += _score_table(by_algo, estimates, probabilities, spec.reference)
+        lines += _pair_table(spec, probabilities)
         lines += ["", *_stats_table(results.stats.get(env, {})), ""]
         _plot_curves(plt, results.curves[env], env_spec, out / f"curves_{env}.png")
         lines += [f"![{env} learning curves](curves_{env}.png)", ""]
@@ -444,12 +449,11 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
     if len(results.scores) > 1 and norm:
         lines += ["## All environments (scores min-max normalised per env over every run)", ""]
         estimates = interval_estimates(norm, reps)
-        probabilities = (
-            improvement_probabilities(norm, spec.reference, reps) if spec.reference in norm else {}
-        )
+        probabilities = improvement_probabilities(norm, _pairs(spec, norm), reps)
         lines += _score_table(
             {a: v.mean(1) for a, v in norm.items()}, estimates, probabilities, spec.reference
         )
+        lines += _pair_table(spec, probabilities)
         _plot_aggregate(plt, plot_utils, estimates, out / "aggregate.png")
         _plot_profiles(plt, plot_utils, norm, out / "profiles.png")
         lines += ["", "![aggregate](aggregate.png)", "", "![performance profiles](profiles.png)", ""]
@@ -460,6 +464,23 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
     path = out / "report.md"
     write_text_atomically(path, "\n".join(lines))
     return path
+
+
+def _pairs(spec: StudySpec, scored: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every algo against the reference, then the spec's own pairs."""
+    against = [(a, spec.reference) for a in scored if spec.reference is not None and a != spec.reference]
+    return against + [p for p in spec.pairs if p not in against]
+
+
+def _pair_table(
+    spec: StudySpec, probabilities: dict[tuple[str, str], tuple[float, float, float]]
+) -> list[str]:
+    rows = [
+        f"| {x} | {y} | {_fmt(probabilities[(x, y)])} |" for x, y in spec.pairs if (x, y) in probabilities
+    ]
+    if not rows:
+        return []
+    return ["", "| X | Y | P(X > Y) [95 % CI] |", "|---|---|---|", *rows]
 
 
 def _grid_line(spec: StudySpec, results: Results) -> str:
@@ -479,13 +500,15 @@ def _fmt(estimate: tuple[float, float, float]) -> str:
 def _score_table(
     by_algo: dict[str, np.ndarray],
     estimates: dict[str, dict[str, tuple[float, float, float]]],
-    probabilities: dict[str, tuple[float, float, float]],
+    probabilities: dict[tuple[str, str], tuple[float, float, float]],
     reference: str | None,
-) -> list[str]:
+) -> list[str]:  # probabilities: (algo, reference) -> P(algo > reference)
     lines = ["| algo | runs | IQM [95 % CI] | mean [95 % CI] | P(> ref) [95 % CI] |", "|---|---|---|---|---|"]
     for algo, values in by_algo.items():
         prob = (
-            _fmt(probabilities[algo]) if algo in probabilities else ("reference" if algo == reference else "")
+            _fmt(probabilities[(algo, reference)])
+            if reference is not None and (algo, reference) in probabilities
+            else ("reference" if algo == reference else "")
         )
         iqm, mean = _fmt(estimates[algo]["IQM"]), _fmt(estimates[algo]["Mean"])
         lines.append(f"| {algo} | {len(values)} | {iqm} | {mean} | {prob} |")
