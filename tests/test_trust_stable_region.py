@@ -165,7 +165,8 @@ def test_mixture_start_moves_each_agent_to_its_own_interpolated_weights() -> Non
 
 
 def test_il_matched_is_keep_with_the_predicted_start_and_differs_from_il() -> None:
-    matched, keep, il = (learner(tiny(algo=a)) for a in ("il-matched", "keep", "il"))
+    matched, il = learner(tiny(algo="il-matched")), learner(tiny(algo="il"))
+    keep = learner(tiny(algo="keep", br_start="predicted"))
     for _ in range(2):
         m, k = matched.iteration().metrics, keep.iteration().metrics
         il.iteration()
@@ -216,3 +217,11 @@ def test_matrix_game_runs_log_the_stage_game_nash_conv(tmp_path: Path) -> None:
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
     expected = stage_regrets(stage_payoffs("matching_pennies"), probs).sum()
     assert float(last["stage_nash_conv"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_new_runs_start_the_best_response_from_the_mixture_and_old_runs_keep_theirs(tmp_path: Path) -> None:
+    assert TrainConfig().meta.br_start == "mixture"  # chosen by docs/trust_stable_region.md
+    written = tiny().to_dict()
+    assert TrainConfig.from_dict(written).meta.br_start == "mixture"  # round trip
+    del written["meta"]["br_start"]  # a config.json from before the option: it trained from pihat
+    assert TrainConfig.from_dict(written).meta.br_start == "predicted"

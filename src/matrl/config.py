@@ -125,10 +125,12 @@ class MetaConfig:
     back), or ``fresh`` (a held-out batch of ``fresh_fraction`` x batch_size env steps collected with pi)."""
     fresh_fraction: float = 0.25
     """Size of the ``fresh`` held-out batch, a fraction of batch_size (its env steps count in the budget)."""
-    br_start: BRStart = "predicted"
-    """Where each agent's best response starts: ``predicted`` (pihat_i, whatever rho_i is) or ``mixture``
-    (the weights rho_i theta_i + (1 - rho_i) thetahat_i, as the original code did), so rho_i acts on the
-    agent's own step. With ``mixture='params'`` the start is the interpolation either way."""
+    br_start: BRStart = "mixture"
+    """Where each agent's best response starts: ``mixture`` (the weights rho_i theta_i + (1 - rho_i)
+    thetahat_i, as the original code did, so rho_i acts on the agent's own step; the default, chosen by
+    docs/trust_stable_region.md) or ``predicted`` (pihat_i whatever rho_i is: Algorithm 2 read literally, and
+    what runs written before this option trained with). With ``mixture='params'`` the start is the
+    interpolation either way."""
     placebo_keep_rate: float = 0.2
     """``placebo`` only: each agent keeps its current policy (rho_i = 1) with this chance per iteration."""
 
@@ -464,7 +466,12 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Inverse of `to_dict`; unknown keys and values of the wrong type are an error (one line naming the
         field), as a hand-edited config.json would otherwise train with a string seed or fail deep inside."""
-        typed: TrainConfig = _from_fields(cls, dict(data), "")
+        data = dict(data)
+        meta = data.get("meta")
+        if isinstance(meta, dict) and "br_start" not in meta:
+            # Written before meta.br_start existed: those runs started the best response from pihat.
+            data["meta"] = {**meta, "br_start": "predicted"}
+        typed: TrainConfig = _from_fields(cls, data, "")
         return typed
 
     @classmethod

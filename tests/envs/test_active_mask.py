@@ -145,11 +145,12 @@ def test_padded_steps_of_an_agent_that_left_change_no_gradient_payoff_or_update(
         loss.sum().backward()
         grads = [p.grad.clone() for p in learner.net.parameters() if p.grad is not None]
         state = copy.deepcopy(learner.state_dict())
+        current = copy.deepcopy(learner.net)  # the best response starts from the mixed weights (the default)
         learner.predict(samples)
         logp_predicted = learner._log_prob(samples)
         payoffs = learner.meta_game(samples, logp_predicted)
         rho = torch.tensor([0.3, 0.6, 0.5], dtype=torch.float64)
-        learner.best_response(samples, learner.fixed_point(samples, logp_predicted, rho, None))
+        learner.best_response(samples, learner.fixed_point(samples, logp_predicted, rho, current))
         outcomes.append((samples.advantages[samples.active > 0], grads, payoffs, _parameters(learner)))
         learner.load_state_dict(state)
     (adv_a, grads_a, payoffs_a, after_a), (adv_b, grads_b, payoffs_b, after_b) = outcomes
