@@ -1,7 +1,7 @@
 """Speed and accuracy of the meta-game Nash solvers, through the entry point MATRL calls (`solve`).
 
 For n = 2..5 players: 200 random games with payoffs U[-1, 1] and 100 with payoffs in {-1, 0, 1} (ties,
-degenerate games), as in /work/shared/reference/anchors.md. Solvers: exact support enumeration returning the
+degenerate games), as in ../shared/reference/anchors.md. Solvers: exact support enumeration returning the
 first equilibrium (``selection="first"``) and enumerating all of them (the default ``closest_to_current``),
 CMA-ES (the paper's solver, polished, on fewer games), CMA-ES with the paper's settings (no polishing,
 stop at squared regret 1e-10, no restarts), and the fallback dynamics (replicator, fictitious play). A
@@ -176,7 +176,7 @@ def main() -> None:
         "Every solve goes through `matrl.gametheory.solve` (validation, verification, selection included), "
         "with fallbacks disabled so that failures show. Time: wall clock per solve. Failure: regret above "
         "1e-9 x the payoff scale. NashConv: sum of regrets of the returned profile / payoff scale. Games: "
-        "seeded, U[-1,1] or uniform on {-1,0,1}. Figures to compare with: /work/shared/reference/anchors.md "
+        "seeded, U[-1,1] or uniform on {-1,0,1}. Figures to compare with: ../shared/reference/anchors.md "
         "(same kinds of games, a similar 2-core machine; shared machine, so medians are noisy).\n\n"
         + text
         + "\n"
