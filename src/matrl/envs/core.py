@@ -79,6 +79,27 @@ def check_action_batch(
     return a
 
 
+def check_box_batch(
+    actions: ArrayLike, num_envs: int, n_agents: int, dim: int, mask: NDArray[np.bool_]
+) -> tuple[NDArray[Any], tuple[int, int, int] | None]:
+    """A continuous action batch (E, A, dim) checked for shape and a real dtype (one ValueError each), and
+    the (env, agent, entry) of its first non-finite real entry (``mask`` (A, dim): padding is not looked at),
+    or None. Callers word that last error themselves (copy offsets, bounds)."""
+    a = np.asarray(actions)
+    expected = (num_envs, n_agents, dim)
+    if a.shape != expected:
+        raise ValueError(
+            f"actions must have shape {expected} (num_envs, n_agents, action dim), got shape {a.shape}"
+        )
+    if a.dtype.kind not in "fiu":
+        raise ValueError(f"actions must be real numbers, got dtype {a.dtype}")
+    bad = ~np.isfinite(a) & mask[None]
+    if not bad.any():
+        return a, None
+    e, i, j = (int(v) for v in np.argwhere(bad)[0])
+    return a, (e, i, j)
+
+
 class VectorCore(ABC):
     """Base class of a batched game with a fixed start state (grid worlds, repeated matrix games).
 

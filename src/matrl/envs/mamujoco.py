@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from matrl.envs.core import StepResult
+from matrl.envs.core import StepResult, check_box_batch
 from matrl.envs.parallel import OneCopyParallelEnv
 from matrl.envs.spec import ActionSpec
 
@@ -303,18 +303,10 @@ class MaMuJoCoCore:
 
         One-line ValueError for a wrong shape or a non-finite real entry (padding entries are not looked at).
         """
-        a = np.asarray(actions)
-        expected = (self.num_envs, self.n_agents, self.n_actions)
-        if a.shape != expected:
-            raise ValueError(
-                f"actions must have shape {expected} (num_envs, n_agents, action dim), got shape {a.shape}"
-            )
-        if a.dtype.kind not in "fiu":
-            raise ValueError(f"actions must be real numbers, got dtype {a.dtype}")
-        a = a.astype(np.float64)
-        bad = ~np.isfinite(a) & self._mask
-        if bad.any():
-            e, i, j = (int(v) for v in np.argwhere(bad)[0])
+        raw, bad = check_box_batch(actions, self.num_envs, self.n_agents, self.n_actions, self._mask)
+        a = raw.astype(np.float64)
+        if bad is not None:
+            e, i, j = bad
             lo, hi = float(self._low[i, j]), float(self._high[i, j])
             raise ValueError(
                 f"invalid action {a[e, i, j]} for env copy {e + self.copy_offset}, {self.agent_ids[i]} "

@@ -30,7 +30,7 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from pettingzoo import ParallelEnv
 
-from matrl.envs.core import StepResult, check_action_batch
+from matrl.envs.core import StepResult, check_action_batch, check_box_batch
 from matrl.envs.spec import ActionSpec
 
 
@@ -244,17 +244,9 @@ class ParallelEnvVectorCore:
                         f"integers 0..{spec.counts[i] - 1}"
                     )
             return act
-        a = np.asarray(actions)
-        expected = (self.num_envs, self.n_agents, spec.dim)
-        if a.shape != expected:
-            raise ValueError(
-                f"actions must have shape {expected} (num_envs, n_agents, action dim), got shape {a.shape}"
-            )
-        if a.dtype.kind not in "fiu":
-            raise ValueError(f"actions must be real numbers, got dtype {a.dtype}")
-        bad = ~np.isfinite(a) & spec.mask[None]
-        if bad.any():
-            e, i, j = (int(v) for v in np.argwhere(bad)[0])
+        a, first_bad = check_box_batch(actions, self.num_envs, self.n_agents, spec.dim, spec.mask)
+        if first_bad is not None:
+            e, i, j = first_bad
             raise ValueError(
                 f"invalid action {a[e, i, j]} for env {e}, {self.agent_ids[i]} (entry {j}); "
                 "allowed: finite reals"
