@@ -576,20 +576,14 @@ def test_env_kwargs_that_change_the_ids_game_are_refused_before_anything_is_crea
     switch2_v0; the kwargs an id binds are refused (as the MuJoCo ids already were, but only once the env
     was built)."""
     out = tmp_path / "x"
-    args = [
-        "train",
-        "--env",
-        env,
-        "--env-kwargs",
-        json.dumps(kwargs),
-        "--total-steps",
-        "64",
-        "--out",
-        str(out),
-    ]
-    err = cli_error(args, capsys)
+    err = cli_error(_train_with_env_kwargs(env, json.dumps(kwargs), out), capsys)
     assert message in err and "drop them or use " in err, err
     assert not out.exists()
+
+
+def _train_with_env_kwargs(env: str, env_kwargs: str, out: Path) -> list[str]:
+    """A short `matrl train` command line for ``env`` with these ``--env-kwargs``."""
+    return ["train", "--env", env, "--env-kwargs", env_kwargs, "--total-steps", "64", "--out", str(out)]
 
 
 @pytest.mark.parametrize(
@@ -607,17 +601,7 @@ def test_unknown_env_kwargs_are_refused_in_one_line_listing_the_accepted_ones(
     """A misspelt env kwarg used to end in the constructor's TypeError traceback, after the run directory
     was created."""
     out = tmp_path / "x"
-    args = [
-        "train",
-        "--env",
-        env,
-        "--env-kwargs",
-        '{"max_step": 5}',
-        "--total-steps",
-        "64",
-        "--out",
-        str(out),
-    ]
+    args = _train_with_env_kwargs(env, '{"max_step": 5}', out)
     err = cli_error(args, capsys)
     assert f"env_kwargs ['max_step'] are not accepted by {env}; it accepts {accepted}" in err, err
     assert "n_agents" not in err and "num_envs" not in err
