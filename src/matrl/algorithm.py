@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +45,7 @@ from matrl.learners.device import resolve_device
 from matrl.learners.distributions import mixture_log_prob
 from matrl.learners.gae import gae
 from matrl.learners.ppo import explained_variance, normalize_advantages
+from matrl.learners.protocol import IterationResult, episode_columns, jsonable, seed_everything
 from matrl.learners.update import LossWeights, Samples, UpdateStats, ppo_update
 from matrl.rollout.base import Batch, Collector
 from matrl.rollout.policy import NetworkPolicy
@@ -54,14 +53,6 @@ from matrl.rollout.policy import NetworkPolicy
 #: The fixed-rho algorithms (il-pp and the controls) estimate the meta-game only for its diagnostics, and only
 #: up to this many agents (2^n payoff entries per agent).
 DIAGNOSED_MAX_AGENTS = 8
-
-
-@dataclass
-class IterationResult:
-    """What one iteration did: scalars for metrics.csv and seconds per phase."""
-
-    metrics: dict[str, float] = field(default_factory=dict)
-    phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class MATRL:
@@ -527,22 +518,6 @@ def build_actor_critic(
     )
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy's global state and torch (initialisation); sampling uses explicit generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state, for third-party code that reads it
-    torch.manual_seed(seed)
-
-
-def jsonable(value: Any) -> Any:
-    """numpy integers in a (nested) dict as Python ints, which ``torch.load(weights_only=True)`` reads."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def _agent_stats(prefix: str, stats: UpdateStats) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in ("approx_kl", "clip_fraction", "entropy", "policy_loss", "value_loss", "steps"):
@@ -576,20 +551,4 @@ def _payoff_columns(payoffs: np.ndarray) -> dict[str, float]:
     for i in range(n):
         for profile in np.ndindex(*(2,) * n):
             out[f"g{i}_{''.join(map(str, profile))}"] = float(payoffs[(i, *profile)])
-    return out
-
-
-def episode_columns(returns: list[np.ndarray], lengths: list[np.ndarray], n_agents: int) -> dict[str, float]:
-    """The episode columns of metrics.csv (``episodes``, ``total_return``, ``episode_length``, ``return_i``):
-    means over the episodes whose (episodes, A) returns and (episodes,) lengths are given; NaN if none."""
-    finished = [r for r in returns if r.size]
-    out = {"episodes": float(sum(r.shape[0] for r in finished))}
-    if not finished:
-        out.update({"total_return": float("nan"), "episode_length": float("nan")})
-        out.update({f"return_{i}": float("nan") for i in range(n_agents)})
-        return out
-    episode_returns = np.concatenate(finished)
-    out["total_return"] = float(episode_returns.sum(1).mean())
-    out["episode_length"] = float(np.concatenate([x for x in lengths if x.size]).mean())
-    out.update({f"return_{i}": float(episode_returns[:, i].mean()) for i in range(n_agents)})
     return out

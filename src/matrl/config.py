@@ -16,19 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-Algo = Literal[
-    "matrl",
-    "il",
-    "il-pp",
-    "matrl-nobr",
-    "il-matched",
-    "keep",
-    "placebo",
-    "vdn",
-    "qmix",
-    "qtran",
-    "maddpg",
-]
+from matrl.algos import ALGOS as _REGISTRY
+from matrl.algos import algo_names, algo_spec
+
 MixtureMode = Literal["policy", "params"]
 Estimator = Literal["in_sample", "crossfit", "fresh"]
 BRStart = Literal["predicted", "mixture"]
@@ -40,13 +30,16 @@ ConvActivation = Literal["leaky_relu", "relu", "none"]
 Rollout = Literal["local", "ray"]
 Device = Literal["auto", "cpu", "cuda"]
 
-ALGOS: tuple[str, ...] = get_args(Algo)
+#: Every algorithm name, in registry order (`matrl.algos.ALGOS` says what each one is and does).
+ALGOS: tuple[str, ...] = tuple(_REGISTRY)
 #: MATRL, its ablations and its controls: one on-policy code path (`matrl.algorithm`).
-MATRL_ALGOS: tuple[str, ...] = ("matrl", "il", "il-pp", "matrl-nobr", "il-matched", "keep", "placebo")
+MATRL_ALGOS: tuple[str, ...] = algo_names(on_policy=True)
 #: The algorithms that estimate the meta-game and solve it for rho (the others fix rho or skip the game).
-META_GAME_ALGOS: tuple[str, ...] = ("matrl", "matrl-nobr")
+META_GAME_ALGOS: tuple[str, ...] = algo_names(meta_game=True)
 #: Value-decomposition baselines for discrete actions (`matrl.baselines`).
-VALUE_ALGOS: tuple[str, ...] = ("vdn", "qmix", "qtran")
+VALUE_ALGOS: tuple[str, ...] = algo_names(policy="greedy_q")
+#: The nested settings groups of TrainConfig; each algorithm reads some of them (`matrl.algos.AlgoSpec`).
+SECTIONS: tuple[str, ...] = ("cnn", "ppo", "meta", "value", "maddpg")
 
 
 @dataclass(frozen=True)
@@ -209,7 +202,7 @@ class TrainConfig:
 
     env: str = "checkers_v0"
     """Environment id (see `matrl envs`)."""
-    algo: Algo = "matrl"
+    algo: str = "matrl"
     """matrl, or an ablation on the same code path: il (independent PPO), il-pp (rho = 0), matrl-nobr; or a
     baseline: vdn, qmix, qtran (discrete actions), maddpg (continuous)."""
     seed: int = 0
@@ -406,11 +399,12 @@ class TrainConfig:
                     value == default, name, value, f"{default} with rollout='local' (it is for rollout='ray')"
                 )
             return
+        ray_algos = algo_names(ray=True)
         _check(
-            self.algo in MATRL_ALGOS,
+            self.algo in ray_algos,
             "algo",
             self.algo,
-            f"one of {', '.join(MATRL_ALGOS)} with rollout='ray' (Ray rollouts are for the PPO-family algos; "
+            f"one of {', '.join(ray_algos)} with rollout='ray' (Ray rollouts are for the PPO-family algos; "
             "the baselines act with their own exploration, in-process)",
         )
         _check(self.workers <= self.num_envs, "workers", self.workers, f"<= num_envs={self.num_envs}")
@@ -459,8 +453,15 @@ class TrainConfig:
         _check(0 < d.gamma <= 1, "maddpg.gamma", d.gamma, "in (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return dataclasses.asdict(self)
+        """Plain JSON-able dict (tuples become lists), with only the algorithm's own sections (`SECTIONS`):
+        a MATRL run's config.json carries no QMIX or MADDPG settings. `from_dict` fills missing sections with
+        their defaults, and reads old files that hold every section."""
+        data = dataclasses.asdict(self)
+        used = algo_spec(self.algo).sections if self.algo in ALGOS else SECTIONS
+        for section in SECTIONS:
+            if section not in used:
+                del data[section]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -651,7 +652,4 @@ def preset(env: str, algo: str | None = None) -> TrainConfig:
     base = PRESETS.get(env, TrainConfig(env=env))
     if algo is None:
         return base
-    base = dataclasses.replace(base, algo=algo)  # type: ignore[arg-type]
-    if algo == "maddpg":
-        base = dataclasses.replace(base, num_envs=4, env_workers=1, obs_norm=False)
-    return base
+    return dataclasses.replace(base, algo=algo, **algo_spec(algo).preset)

@@ -31,8 +31,8 @@ from typing import Any
 import torch
 
 from matrl import checkpoint
-from matrl.baselines import make_learner
-from matrl.config import MATRL_ALGOS, TrainConfig
+from matrl.algos import algo_spec, make_learner
+from matrl.config import TrainConfig
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import stage_payoffs, stage_regrets
 from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS, is_third_party
@@ -106,7 +106,7 @@ def make_collector(config: TrainConfig) -> Collector:
 def stage_game_columns(config: TrainConfig, learner: Any) -> dict[str, float]:
     """``matrix_v0`` with a policy-gradient learner: each agent's mixed strategy in the one state
     (``stage_p{i}_{a}``) and its NashConv in the stage game (``stage_nash_conv``, 0 at an equilibrium)."""
-    if config.env != MATRIX_ENV_ID or config.algo not in MATRL_ALGOS:
+    if config.env != MATRIX_ENV_ID or not algo_spec(config.algo).on_policy:
         return {}
     payoffs = stage_payoffs(**{k: v for k, v in config.env_kwargs.items() if k in ("game", "payoffs")})
     n = payoffs.shape[0]

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from matrl import checkpoint
-from matrl.baselines import make_learner
+from matrl.algos import make_learner
 from matrl.baselines.value_decomposition import ValueDecomposition
 from matrl.config import VALUE_ALGOS, TrainConfig, ValueConfig, preset
 from matrl.eval.evaluate import evaluate

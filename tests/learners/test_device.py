@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from matrl.algorithm import MATRL
-from matrl.baselines import make_learner
+from matrl.algos import make_learner
 from matrl.config import TrainConfig, preset
 from matrl.learners.device import resolve_device
 from matrl.rollout import LocalCollector

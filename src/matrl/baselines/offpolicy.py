@@ -23,9 +23,9 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from matrl.algorithm import IterationResult, episode_columns, jsonable, seed_everything
 from matrl.config import TrainConfig
 from matrl.learners.device import resolve_device
+from matrl.learners.protocol import IterationResult, episode_columns, jsonable, seed_everything
 from matrl.learners.replay import TransitionReplay
 from matrl.rollout.base import Batch, Collector, EnvActionFn
 

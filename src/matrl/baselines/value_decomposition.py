@@ -188,20 +188,3 @@ class ValueDecomposition(OffPolicyLearner):
         """Copy the online agent networks and mixer into the targets."""
         hard_update(self.target_agent_q, self.agent_q)
         hard_update(self.target_mixer, self.mixer)
-
-
-def make_value_learner(config: TrainConfig, collector: Collector) -> ValueDecomposition:
-    """The VDN, QMIX or QTRAN learner of ``config.algo``."""
-    if config.algo == "vdn":
-        from matrl.baselines.vdn import VDN
-
-        return VDN(config, collector)
-    if config.algo == "qmix":
-        from matrl.baselines.qmix import QMIX
-
-        return QMIX(config, collector)
-    if config.algo == "qtran":
-        from matrl.baselines.qtran import QTRAN
-
-        return QTRAN(config, collector)
-    raise ValueError(f"algo={config.algo!r} is not a value-decomposition method; expected vdn, qmix or qtran")

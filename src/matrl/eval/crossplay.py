@@ -38,8 +38,9 @@ import numpy as np
 import torch
 
 from matrl.algorithm import build_actor_critic
+from matrl.algos import algo_names, algo_spec
 from matrl.checkpoint import list_models, load_model, model_info
-from matrl.config import MATRL_ALGOS, TrainConfig
+from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
 from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
 from matrl.fileio import write_atomically, write_text_atomically
@@ -117,10 +118,11 @@ def load_run(run_dir: Path, every: int = 1, until_steps: int | None = None) -> R
             config = TrainConfig.from_dict(config_dict)
         checkpoints.append(Checkpoint(path, iteration, env_steps))
     assert config is not None
-    if config.algo not in MATRL_ALGOS:
+    if algo_spec(config.algo).policy != "actor_critic":
+        allowed = algo_names(policy="actor_critic")
         raise ValueError(
             f"{run_dir} was trained with {config.algo}; cross-play takes MATRL or its ablations "
-            f"({', '.join(MATRL_ALGOS)})"
+            f"({', '.join(allowed)})"
         )
     return RunInfo(run_dir, config, tuple(checkpoints))
 

@@ -11,9 +11,11 @@ import numpy as np
 import torch
 
 from matrl.algorithm import build_actor_critic
+from matrl.algos import PolicyKind, algo_spec
 from matrl.checkpoint import load_model
-from matrl.config import VALUE_ALGOS, TrainConfig
+from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
+from matrl.envs.spec import ActionSpec
 from matrl.learners.actor_critic import ActorCritic
 
 
@@ -82,6 +84,43 @@ class _DeterministicActorPolicy:
         return np.asarray(self.actor(torch.from_numpy(obs).transpose(0, 1)).transpose(0, 1).numpy())
 
 
+def _actor_critic(
+    config: TrainConfig, n_agents: int, obs_dim: int, spec: ActionSpec, obs_shape: tuple[int, ...] | None
+) -> tuple[torch.nn.Module, Policy, str]:
+    net = build_actor_critic(config, n_agents, obs_dim, spec, obs_shape=obs_shape)
+    return net, _ActorCriticPolicy(net), ""
+
+
+def _greedy_q(
+    config: TrainConfig, n_agents: int, obs_dim: int, spec: ActionSpec, obs_shape: tuple[int, ...] | None
+) -> tuple[torch.nn.Module, Policy, str]:
+    from matrl.baselines.value_decomposition import build_q_agents
+
+    net = build_q_agents(config, n_agents, obs_dim, spec.n)
+    return net, _GreedyQPolicy(net), "agent_q."
+
+
+def _deterministic_actor(
+    config: TrainConfig, n_agents: int, obs_dim: int, spec: ActionSpec, obs_shape: tuple[int, ...] | None
+) -> tuple[torch.nn.Module, Policy, str]:
+    from matrl.baselines.maddpg import build_maddpg_actor
+
+    net = build_maddpg_actor(config, n_agents, obs_dim, spec)
+    return net, _DeterministicActorPolicy(net), "actor."
+
+
+PolicyBuilder = Callable[
+    [TrainConfig, int, int, ActionSpec, "tuple[int, ...] | None"], "tuple[torch.nn.Module, Policy, str]"
+]
+#: How a checkpoint's acting policy is rebuilt, by the registry's `AlgoSpec.policy`: the network, the policy
+#: that acts with it, and the prefix of its weights in the model file ("" = all of them).
+POLICY_BUILDERS: dict[PolicyKind, PolicyBuilder] = {
+    "actor_critic": _actor_critic,
+    "greedy_q": _greedy_q,
+    "deterministic_actor": _deterministic_actor,
+}
+
+
 def load_policy(path: Path) -> tuple[Policy, TrainConfig, int, int]:
     """The acting part of a model checkpoint, rebuilt from the config stored beside the weights."""
     tensors, config_dict, iteration, env_steps = load_model(path)
@@ -91,23 +130,10 @@ def load_policy(path: Path) -> tuple[Policy, TrainConfig, int, int]:
     obs_shape = getattr(probe, "obs_shape", None)
     if hasattr(probe, "close"):
         probe.close()
-    net: torch.nn.Module
-    policy: Policy
-    if config.algo in VALUE_ALGOS:
-        from matrl.baselines.value_decomposition import build_q_agents
-
-        net = build_q_agents(config, n_agents, obs_dim, spec.n)
-        tensors = _section(tensors, "agent_q.")
-        policy = _GreedyQPolicy(net)
-    elif config.algo == "maddpg":
-        from matrl.baselines.maddpg import build_maddpg_actor
-
-        net = build_maddpg_actor(config, n_agents, obs_dim, spec)
-        tensors = _section(tensors, "actor.")
-        policy = _DeterministicActorPolicy(net)
-    else:
-        actor_critic = build_actor_critic(config, n_agents, obs_dim, spec, obs_shape=obs_shape)
-        net, policy = actor_critic, _ActorCriticPolicy(actor_critic)
+    build = POLICY_BUILDERS[algo_spec(config.algo).policy]
+    net, policy, prefix = build(config, n_agents, obs_dim, spec, obs_shape)
+    if prefix:
+        tensors = _section(tensors, prefix)
     try:
         net.load_state_dict(tensors)
     except RuntimeError as err:
