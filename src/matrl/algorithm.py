@@ -19,7 +19,8 @@ MATRL's gradient steps), ``keep`` (rho = 1) and ``placebo`` (rho_i = 1 at random
 Mixture modes (step 5): ``policy`` (the paper) mixes action distributions, so pibar's log-probabilities are
 exact; ``params`` (the original code) interpolates network weights. ``meta.br_start`` picks where the best
 response starts in ``policy`` mode: pihat (whatever rho is) or the interpolated weights, as ``params`` does.
-Meta-game estimators (step 3, ``meta.estimator``): ``in_sample`` (the paper), ``crossfit``, ``fresh``.
+Meta-game estimators (step 3, ``meta.estimator``): ``in_sample`` (the paper), ``crossfit``, ``fresh``; its
+form (``meta.form``): the 2^n payoff table (up to 8 agents) or the samples it is made of (any n).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ import torch
 from matrl.config import META_GAME_ALGOS, TrainConfig
 from matrl.envs.spec import ActionSpec
 from matrl.gametheory import diagnostics as diag
+from matrl.gametheory.forms import mean_game, resolve_form
 from matrl.gametheory.metagame import estimate_meta_game
+from matrl.gametheory.sample_form import SampleMetaGame
 from matrl.gametheory.solver import SolverStats, solve
 from matrl.learners.actor_critic import ActorCritic, interpolate_parameters
 from matrl.learners.conv import ConvTorso
@@ -50,9 +53,8 @@ from matrl.learners.update import LossWeights, Samples, UpdateStats, ppo_update
 from matrl.rollout.base import Batch, Collector
 from matrl.rollout.policy import NetworkPolicy
 
-#: The fixed-rho algorithms (il-pp and the controls) estimate the meta-game only for its diagnostics, and only
-#: up to this many agents (2^n payoff entries per agent).
-DIAGNOSED_MAX_AGENTS = 8
+#: A meta-game: the payoff table (n, 2, ..., 2) or the samples of the sample form (``meta.form``).
+MetaGameEstimate = np.ndarray | SampleMetaGame
 
 
 class MATRL:
@@ -62,6 +64,8 @@ class MATRL:
         self.config = config.validate()
         self.collector = collector
         self.n_agents = collector.n_agents
+        # The fixed-rho algorithms (il-pp and the controls) estimate the meta-game for its diagnostics only.
+        self.meta_form = None if config.algo == "il" else resolve_form(config.meta.form, self.n_agents)
         seed_everything(config.seed)
         self.device = resolve_device(config.device)
         self.net = build_actor_critic(
@@ -106,14 +110,12 @@ class MATRL:
             logp_predicted = self.net.head.log_prob(params_predicted, samples.actions)
         result.metrics.update(_agent_stats("predict", predicted_stats))
         if algo != "il":
-            payoffs = in_sample = None
-            if algo in META_GAME_ALGOS or self.n_agents <= DIAGNOSED_MAX_AGENTS:
-                with self._timed(result, "metagame"):
-                    payoffs = in_sample = self.meta_game(samples, logp_predicted)
-                    if algo in META_GAME_ALGOS and self.config.meta.estimator != "in_sample":
-                        payoffs = self.held_out_meta_game(samples, held_out, current, optimizer_before)
-                        result.metrics.update(_held_out_columns(in_sample, payoffs))
-                result.metrics.update(_payoff_columns(payoffs))
+            with self._timed(result, "metagame"):
+                payoffs = in_sample = self.meta_game(samples, logp_predicted)
+                if algo in META_GAME_ALGOS and self.config.meta.estimator != "in_sample":
+                    payoffs = self.held_out_meta_game(samples, held_out, current, optimizer_before)
+                    result.metrics.update(_held_out_columns(in_sample, payoffs))
+            result.metrics.update(_payoff_columns(payoffs))
             with self._timed(result, "nash"):
                 rho = self.meta_strategy(payoffs, result)
             result.metrics.update({f"rho_{i}": float(r) for i, r in enumerate(rho)})
@@ -124,13 +126,12 @@ class MATRL:
                     br_stats, weights = self.best_response(samples, logp_bar)
                 result.metrics.update(_agent_stats("br", br_stats))
                 result.metrics["br_weight_mean"] = float(weights.mean())
-            if payoffs is not None and in_sample is not None:
-                with self._timed(result, "diagnostics"):
-                    result.metrics.update(
-                        self.diagnostics(
-                            samples, logp_predicted, params_predicted, in_sample, payoffs, rho, current
-                        )
+            with self._timed(result, "diagnostics"):
+                result.metrics.update(
+                    self.diagnostics(
+                        samples, logp_predicted, params_predicted, in_sample, payoffs, rho, current
                     )
+                )
         if self.net.obs_norm is not None:
             # After the whole iteration: pi, pihat and pibar were all scored under the same statistics.
             self.net.obs_norm.update(samples.obs)
@@ -227,12 +228,14 @@ class MATRL:
         )
 
     # ------------------------------------------------------------------ 3. meta-game
-    def meta_game(self, samples: Samples, logp_predicted: torch.Tensor) -> np.ndarray:
+    def meta_game(self, samples: Samples, logp_predicted: torch.Tensor) -> MetaGameEstimate:
         """Payoffs g_i(s) for all 2^n profiles (Eq. 3), from the same batch; the all-current entry is 0.
+        In the sample form, the samples themselves, which give g at any profile (no 2^n table).
         Steps at which an agent did not act (``samples.active``) are left out."""
         log_ratios = (logp_predicted - samples.logp).double().cpu().numpy()
         mask = None if samples.active is None else samples.active.cpu().numpy()
-        return estimate_meta_game(
+        estimate = SampleMetaGame.from_samples if self.meta_form == "samples" else estimate_meta_game
+        return estimate(
             samples.advantages.double().cpu().numpy(), log_ratios, self.config.meta.meta_ratio_clip, mask
         )
 
@@ -242,7 +245,7 @@ class MATRL:
         held_out: Samples | None,
         current: ActorCritic | None,
         optimizer_before: dict[str, Any] | None,
-    ) -> np.ndarray:
+    ) -> MetaGameEstimate:
         """Payoffs scored on data the predicted step was not fitted on (``meta.estimator``).
 
         In-sample payoffs are biased upwards: the predicted step has just maximised a surrogate of the
@@ -251,7 +254,8 @@ class MATRL:
 
         ``fresh``: the full-batch pihat scored on the held-out batch collected with pi. ``crossfit``: the
         env copies split into two folds; a predicted step fitted on one fold, from pi and the same optimiser
-        state, is scored on the other, and back; the two payoff tensors are averaged. The full-batch pihat,
+        state, is scored on the other, and back; the two games are averaged (the payoff tensors; in the sample
+        form the payoff functions, by concatenating the folds' samples at half weight). The full-batch pihat,
         which the agents move to, is unchanged, and so are the run's RNG streams (folds shuffle with their
         own).
         """
@@ -264,7 +268,7 @@ class MATRL:
         folds = [torch.nonzero(env_of_sample < num_envs // 2).squeeze(1)]
         folds.append(torch.nonzero(env_of_sample >= num_envs // 2).squeeze(1))
         p = self.config.ppo
-        payoffs = []
+        payoffs: list[MetaGameEstimate] = []
         for fit, score in ((folds[0], folds[1]), (folds[1], folds[0])):
             fold_net = copy.deepcopy(current)
             optimizer = torch.optim.Adam(fold_net.parameters(), lr=p.lr)
@@ -286,10 +290,10 @@ class MATRL:
             with torch.no_grad():
                 logp_fold = fold_net.log_prob(scored.obs, scored.actions)
             payoffs.append(self.meta_game(scored, logp_fold))
-        return 0.5 * (payoffs[0] + payoffs[1])
+        return mean_game(payoffs)
 
     # ------------------------------------------------------------------ 4. Nash
-    def meta_strategy(self, payoffs: np.ndarray | None, result: IterationResult) -> torch.Tensor:
+    def meta_strategy(self, payoffs: MetaGameEstimate | None, result: IterationResult) -> torch.Tensor:
         """rho, each agent's probability of keeping pi_i: a Nash equilibrium of the meta-game for MATRL, or
         fixed by the ablations and controls (il-pp 0; il-matched and keep 1; placebo 0/1 at random)."""
         algo = self.config.algo
@@ -302,7 +306,7 @@ class MATRL:
         keep_all = algo in ("il-matched", "keep")
         return torch.full((self.n_agents,), 1.0 if keep_all else 0.0, dtype=torch.float64)
 
-    def nash(self, payoffs: np.ndarray, result: IterationResult) -> torch.Tensor:
+    def nash(self, payoffs: MetaGameEstimate, result: IterationResult) -> torch.Tensor:
         """rho: each agent's probability of keeping its current policy at a verified equilibrium."""
         m = self.config.meta
         nash = solve(payoffs, m.nash_method, m.selection, self.selection_rng, stats=self.solver_stats)
@@ -367,8 +371,8 @@ class MATRL:
         samples: Samples,
         logp_predicted: torch.Tensor,
         params_predicted: torch.Tensor,
-        in_sample: np.ndarray,
-        payoffs: np.ndarray,
+        in_sample: MetaGameEstimate,
+        payoffs: MetaGameEstimate,
         rho: torch.Tensor,
         current: ActorCritic | None,
     ) -> dict[str, float]:
@@ -379,6 +383,7 @@ class MATRL:
         held out where the estimator is): whether every agent has a strictly dominant meta-action, the
         cross-effect ratio, the share of strictly mixed rho_i, and Theorem 1's alpha (max total variation of
         each step over the batch's states), epsilon (max |A_i|) and the bounds of Theorem 1 and Remark 1.
+        Dominance and the cross-effect ratio need the 2^n table: the sample form skips them.
         """
         ratio = torch.exp(logp_predicted - samples.logp)
         adv = samples.advantages
@@ -388,7 +393,6 @@ class MATRL:
         per_sample = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv)
         surrogate = (per_sample * acted).sum(1) / acted.sum(1).clamp(min=1)
         own = diag.own_switch_payoffs(in_sample)
-        dominant = diag.dominant_actions(payoffs)
         rho_np = rho.double().cpu().numpy()
         out: dict[str, float] = {}
         for i in range(self.n_agents):
@@ -396,9 +400,11 @@ class MATRL:
             out[f"surrogate_{i}"] = float(surrogate[i])
         out["own_gain_mean"] = float(own.mean())
         out["surrogate_mean"] = float(surrogate.double().mean())
-        out["dominant_all"] = float(np.all(dominant >= 0))
-        out["switch_dominant_share"] = float(np.mean(dominant == 1))
-        out["cross_effect_ratio"] = float(np.nanmedian(diag.cross_effect_ratios(payoffs)))
+        if not isinstance(payoffs, SampleMetaGame):
+            dominant = diag.dominant_actions(payoffs)
+            out["dominant_all"] = float(np.all(dominant >= 0))
+            out["switch_dominant_share"] = float(np.mean(dominant == 1))
+            out["cross_effect_ratio"] = float(np.nanmedian(diag.cross_effect_ratios(payoffs)))
         out["rho_keep_share"] = float(np.mean(rho_np >= 0.5))
         out["rho_mixed_share"] = float(np.mean((rho_np > 1e-6) & (rho_np < 1 - 1e-6)))
         if current is not None:
@@ -535,7 +541,7 @@ def _subset(samples: Samples, index: torch.Tensor) -> Samples:
     return Samples(**subset)
 
 
-def _held_out_columns(in_sample: np.ndarray, held_out: np.ndarray) -> dict[str, float]:
+def _held_out_columns(in_sample: MetaGameEstimate, held_out: MetaGameEstimate) -> dict[str, float]:
     """Each agent's own-switch payoff scored held out, and the in-sample estimate's excess over it."""
     own_in, own_out = diag.own_switch_payoffs(in_sample), diag.own_switch_payoffs(held_out)
     out = {f"own_gain_heldout_{i}": float(v) for i, v in enumerate(own_out)}
@@ -544,8 +550,11 @@ def _held_out_columns(in_sample: np.ndarray, held_out: np.ndarray) -> dict[str, 
     return out
 
 
-def _payoff_columns(payoffs: np.ndarray) -> dict[str, float]:
-    """g_i(s) as columns ``g{i}_{bits}``, bits = each agent's choice (0 current, 1 predicted)."""
+def _payoff_columns(payoffs: MetaGameEstimate) -> dict[str, float]:
+    """g_i(s) as columns ``g{i}_{bits}``, bits = each agent's choice (0 current, 1 predicted); none for the
+    sample form (2^n columns per agent are what it avoids)."""
+    if isinstance(payoffs, SampleMetaGame):
+        return {}
     n = payoffs.shape[0]
     out = {}
     for i in range(n):

@@ -23,6 +23,7 @@ MixtureMode = Literal["policy", "params"]
 Estimator = Literal["in_sample", "crossfit", "fresh"]
 BRStart = Literal["predicted", "mixture"]
 NashMethod = Literal["exact", "cma", "replicator", "fictitious_play"]
+MetaForm = Literal["auto", "table", "samples"]
 Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 ActionBounds = Literal["clip", "tanh"]
 Network = Literal["auto", "mlp", "cnn"]
@@ -126,6 +127,10 @@ class MetaConfig:
     interpolation either way."""
     placebo_keep_rate: float = 0.2
     """``placebo`` only: each agent keeps its current policy (rho_i = 1) with this chance per iteration."""
+    form: MetaForm = "auto"
+    """The meta-game's form: ``table`` (all 2^n payoffs, up to 8 agents; the exact solver and every
+    diagnostic), ``samples`` (payoffs evaluated from the samples at any profile, any n; its own verified
+    solver, `nash_method` unused), ``auto``: the table up to 8 agents, the samples above."""
 
 
 @dataclass(frozen=True)
@@ -366,6 +371,7 @@ class TrainConfig:
             ("mixture", MixtureMode),
             ("estimator", Estimator),
             ("br_start", BRStart),
+            ("form", MetaForm),
         ):
             options = get_args(allowed)
             _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")

@@ -10,6 +10,9 @@ These read a payoff tensor ``g`` of shape (n, 2, ..., 2) (action 0 = keep pi_i, 
   (small ratios mean the agents' steps barely interact, so the game decouples into n one-player choices);
 - ``trust_region_bounds``: Theorem 1's lower bound on the improvement of (pihat_i, pihat_-i) and Remark 1's
   for (pibar_i, pibar_-i), from alpha (max total variation of each step) and epsilon (max |A_i|).
+
+``own_switch_payoffs`` and ``trust_region_bounds`` also read the sample form (`sample_form.SampleMetaGame`,
+any n); dominance and cross effects range over all 2^(n-1) profiles of the others and need the table.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from matrl.gametheory.games import as_game, expected_payoffs, num_players
+from matrl.gametheory.sample_form import SampleMetaGame
 
 Float = NDArray[np.float64]
 
@@ -28,8 +32,10 @@ def _own_slices(game: Float, i: int) -> tuple[Float, Float]:
     return np.take(table, 0, axis=i).ravel(), np.take(table, 1, axis=i).ravel()
 
 
-def own_switch_payoffs(payoffs: ArrayLike) -> Float:
-    """(n,) g_i(e_i): agent i's payoff when it alone switches to its predicted policy."""
+def own_switch_payoffs(payoffs: ArrayLike | SampleMetaGame) -> Float:
+    """(n,) g_i(e_i): agent i's payoff when it alone switches to its predicted policy (table or samples)."""
+    if isinstance(payoffs, SampleMetaGame):
+        return payoffs.own_gains()
     game = as_game(payoffs)
     n = num_players(game)
     return np.array([game[(i, *(1 if j == i else 0 for j in range(n)))] for i in range(n)])
@@ -75,21 +81,28 @@ def combined_step(alpha: ArrayLike) -> Float:
 
 
 def trust_region_bounds(
-    payoffs: ArrayLike, rho: ArrayLike, alpha: ArrayLike, epsilon: ArrayLike, gamma: float
+    payoffs: ArrayLike | SampleMetaGame, rho: ArrayLike, alpha: ArrayLike, epsilon: ArrayLike, gamma: float
 ) -> tuple[Float, Float]:
     """Theorem 1 (Eq. 4) and Remark 1 (Eq. 31) lower bounds on each agent's improvement, shape (n,) each.
 
     Theorem 1 bounds the move to (pihat_i, pihat_-i): g_i(all switch) - 4 gamma eps_i / (1 - gamma)^2 *
     (1 - prod_j (1 - alpha_j))^2. Remark 1 bounds the move to the mixture: the payoff g_i(rho) minus the same
-    penalty with each alpha_j scaled by (1 - rho_j), the probability that pibar_j plays pihat_j.
+    penalty with each alpha_j scaled by (1 - rho_j), the probability that pibar_j plays pihat_j. ``payoffs``
+    is the table or the sample form (both payoffs it needs cost O(n B) there).
     """
-    game = as_game(payoffs)
-    n = num_players(game)
     keep = np.asarray(rho, dtype=np.float64)
+    if isinstance(payoffs, SampleMetaGame):
+        n = payoffs.n_agents
+        all_switch = payoffs.payoffs(np.zeros(n))
+        at_rho = payoffs.payoffs(keep)
+    else:
+        game = as_game(payoffs)
+        n = num_players(game)
+        all_switch = game.reshape(n, -1)[:, -1]  # the last entry of each agent's table: every agent switches
+        at_rho = expected_payoffs(game, keep)
     a = np.asarray(alpha, dtype=np.float64)
     eps = np.asarray(epsilon, dtype=np.float64)
     scale = 4.0 * gamma * eps / (1.0 - gamma) ** 2 if gamma < 1 else np.full(n, np.inf)
-    all_switch = game.reshape(n, -1)[:, -1]  # the last entry of each agent's table: every agent switches
     tpr = all_switch - scale * combined_step(a) ** 2
-    tsr = expected_payoffs(game, keep) - scale * combined_step(a * (1.0 - keep)) ** 2
+    tsr = at_rho - scale * combined_step(a * (1.0 - keep)) ** 2
     return tpr, tsr

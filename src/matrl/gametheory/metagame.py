@@ -18,6 +18,8 @@ ratio counts as 1 in the product.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -27,13 +29,28 @@ def profile_bits(num_agents: int) -> NDArray[np.float64]:
     return np.indices((2,) * num_agents).reshape(num_agents, -1).T.astype(np.float64)
 
 
-def estimate_meta_game(
+class PreparedSamples(NamedTuple):
+    """The meta-game's samples after masking, the finiteness check, the ratio clip and centring.
+
+    Attributes:
+        centred: (n, B) A~_i,t: agent i's advantage minus its mean over the samples where it acted; 0 where it
+            did not act.
+        log_ratios: (n, B) log w_j,t, clipped; 0 (w = 1) where j did not act.
+        counts: (n,) how many samples agent i acted at (at least 1): its payoff is a mean over those.
+    """
+
+    centred: NDArray[np.float64]
+    log_ratios: NDArray[np.float64]
+    counts: NDArray[np.float64]
+
+
+def prepare_samples(
     advantages: ArrayLike,
     log_ratios: ArrayLike,
     ratio_clip: float | None = None,
     mask: ArrayLike | None = None,
-) -> NDArray[np.float64]:
-    """Payoff tensor of the meta-game, shape (n, 2, ..., 2), from per-sample advantages and log-ratios.
+) -> PreparedSamples:
+    """What both forms of the meta-game (this payoff table, `sample_form`) are built from.
 
     Args:
         advantages: (n, B) advantage of each agent at each joint sample (same B samples for every agent).
@@ -66,6 +83,22 @@ def estimate_meta_game(
     else:
         counts = np.maximum(acted.sum(axis=1), 1).astype(np.float64)
         centred = np.where(acted, adv - (adv.sum(axis=1) / counts)[:, None], 0.0)
+    return PreparedSamples(centred, log_w, counts)
+
+
+def estimate_meta_game(
+    advantages: ArrayLike,
+    log_ratios: ArrayLike,
+    ratio_clip: float | None = None,
+    mask: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Payoff tensor of the meta-game, shape (n, 2, ..., 2), from per-sample advantages and log-ratios.
+
+    The arguments are those of `prepare_samples`. The table has 2^n entries per agent: for more agents use
+    `matrl.gametheory.sample_form.SampleMetaGame`, which evaluates the same payoffs at any profile.
+    """
+    centred, log_w, counts = prepare_samples(advantages, log_ratios, ratio_clip, mask)
+    num_agents = centred.shape[0]
     bits = profile_bits(num_agents)  # (2^n, n)
     joint_weights = np.exp(bits @ log_w)  # (2^n, B): product of the switched agents' ratios
     payoffs = joint_weights @ centred.T / counts  # (2^n, n)

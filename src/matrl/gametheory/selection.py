@@ -32,7 +32,8 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from matrl.gametheory.games import expected_payoffs, payoff_scale
+from matrl.gametheory.forms import MetaGame, as_meta_game
+from matrl.gametheory.sample_form import SampleMetaGame
 
 Selection = Literal["closest_to_current", "first", "max_welfare", "random"]
 
@@ -49,11 +50,12 @@ def _best(scores: NDArray[np.float64], tie: float) -> NDArray[np.bool_]:
 
 def select_equilibrium(
     profiles: NDArray[np.float64],
-    payoffs: NDArray[np.float64],
+    payoffs: NDArray[np.float64] | SampleMetaGame,
     rule: str = DEFAULT_SELECTION,
     rng: np.random.Generator | None = None,
 ) -> int:
-    """Index of the equilibrium that ``rule`` picks among ``profiles`` ``(m, n)`` of the game ``payoffs``.
+    """Index of the equilibrium that ``rule`` picks among ``profiles`` ``(m, n)`` of the game ``payoffs``
+    (a payoff tensor or a `SampleMetaGame`: welfare and the tie tolerance come from its `MetaGame` methods).
 
     ``rng`` is required by ``random`` only.
     """
@@ -69,10 +71,12 @@ def select_equilibrium(
             raise ValueError("selection 'random' needs a numpy Generator (rng=np.random.default_rng(seed))")
         return int(rng.integers(count))
 
-    def welfare(rows: NDArray[np.intp]) -> NDArray[np.float64]:
-        return np.asarray(expected_payoffs(payoffs, profiles[rows]).sum(axis=-1), dtype=np.float64)
+    game: MetaGame = as_meta_game(payoffs)
 
-    scale = max(float(payoff_scale(payoffs)), np.finfo(np.float64).tiny)
+    def welfare(rows: NDArray[np.intp]) -> NDArray[np.float64]:
+        return np.asarray(game.payoffs(profiles[rows]).sum(axis=-1), dtype=np.float64)
+
+    scale = max(game.payoff_scale(), np.finfo(np.float64).tiny)
     welfare_tie = _TIE * scale * profiles.shape[1]
     if rule == "max_welfare":
         return int(np.flatnonzero(_best(welfare(np.arange(count)), welfare_tie))[0])

@@ -25,9 +25,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from matrl.gametheory.cmaes import cma_es
+from matrl.gametheory.forms import TableMetaGame
 from matrl.gametheory.games import as_game, num_players
 from matrl.gametheory.iterative import fictitious_play, replicator_dynamics
 from matrl.gametheory.multilinear import gain_table, regrets_at
+from matrl.gametheory.sample_form import SampleMetaGame
 from matrl.gametheory.selection import DEFAULT_SELECTION, SELECTIONS, select_equilibrium
 from matrl.gametheory.support_enumeration import MAX_ALL_PLAYERS, MAX_EXACT_PLAYERS, enumerate_equilibria
 from matrl.gametheory.twobytwo import equilibria_2x2_scalar
@@ -123,6 +125,15 @@ def _validate(payoffs: ArrayLike, rtol: float, rng: object) -> Float:
     return as_game(payoffs)
 
 
+def _check_names(method: str, selection: str, fallbacks: Sequence[str]) -> None:
+    for name, value, allowed in (("method", method, METHODS), ("selection", selection, SELECTIONS)):
+        if value not in allowed:
+            raise ValueError(f"{name} = {value!r} is not allowed; expected one of {', '.join(allowed)}")
+    for name in fallbacks:
+        if name not in METHODS:
+            raise ValueError(f"fallback {name!r} is not allowed; expected any of {', '.join(METHODS)}")
+
+
 def _regrets(game: Float, n: int, profiles: Float) -> Float:
     """Regrets in payoff units, same numbers as `games.regrets` (see `multilinear`)."""
     return regrets_at(gain_table(game, n), profiles)
@@ -180,7 +191,7 @@ _SOLVERS: Final[dict[str, _Solver]] = {
 
 
 def solve(
-    payoffs: ArrayLike,
+    payoffs: ArrayLike | TableMetaGame | SampleMetaGame,
     method: str = "exact",
     selection: str = DEFAULT_SELECTION,
     rng: np.random.Generator | None = None,
@@ -193,6 +204,9 @@ def solve(
 
     Args:
         payoffs: shape ``(n, 2, ..., 2)``, ``payoffs[i, a_1, ..., a_n]``; action 0 = keep the current policy.
+            Or a meta-game form (`forms`): a `TableMetaGame` is solved as its tensor; a `SampleMetaGame` (any
+            n) by `sample_solver.solve_samples`, whose own pure / mixed / fallback sequence replaces
+            ``method`` and ``fallbacks`` (both still checked) and whose ``requested_method`` is ``"samples"``.
         method: ``"exact"``, ``"cma"``, ``"replicator"`` or ``"fictitious_play"``.
         selection: ``"closest_to_current"`` (default, see `selection` for why), ``"first"``, ``"max_welfare"``
             or ``"random"``.
@@ -205,14 +219,14 @@ def solve(
     Raises:
         ValueError: non-finite payoffs, a wrong shape, or an unknown method / selection / bad argument.
     """
-    game = _validate(payoffs, rtol, rng)
+    if isinstance(payoffs, SampleMetaGame):
+        from matrl.gametheory.sample_solver import solve_samples  # it builds on this module
+
+        _check_names(method, selection, fallbacks)
+        return solve_samples(payoffs, selection, rng, rtol=rtol, stats=stats)
+    game = _validate(payoffs.table if isinstance(payoffs, TableMetaGame) else payoffs, rtol, rng)
     n = num_players(game)
-    for name, value, allowed in (("method", method, METHODS), ("selection", selection, SELECTIONS)):
-        if value not in allowed:
-            raise ValueError(f"{name} = {value!r} is not allowed; expected one of {', '.join(allowed)}")
-    for name in fallbacks:
-        if name not in METHODS:
-            raise ValueError(f"fallback {name!r} is not allowed; expected any of {', '.join(METHODS)}")
+    _check_names(method, selection, fallbacks)
     generator = _LazyGenerator(rng)
     scale = float(np.abs(game).max())
     reasons: list[str] = []
