@@ -7,19 +7,15 @@ Errors a user can cause (bad env id, bad option value) end in one line on stderr
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import errno
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import tyro
 
-from matrl.config import TrainConfig, preset
 from matrl.matrixgames.study import run_study
 
 
@@ -88,144 +84,27 @@ def envs(build: bool = False) -> None:
     print(f"{PETTINGZOO_PREFIX}PACKAGE.MODULE[:FACTORY]  (any PettingZoo ParallelEnv, docs/envs_other.md)")
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainCommand:
-    """Train MATRL, an ablation or a baseline on one environment; defaults: the paper's preset for ``--env``
-    and ``--algo`` (the baselines' settings are in the ``--value.*`` and ``--maddpg.*`` groups).
-
-    Environment options go in ``--env-kwargs JSON``, e.g. ``--env mamujoco --env-kwargs
-    '{"scenario": "HalfCheetah", "agent_conf": "2x3"}'``. Any PettingZoo ParallelEnv trains as ``--env
-    pettingzoo:PACKAGE.MODULE[:FACTORY]`` (docs/envs_other.md).
-    """
-
-    out: Path = Path("runs/train")
-    """Run directory (config.json, metrics.csv, TensorBoard events, checkpoints)."""
-    resume: bool = False
-    """Continue the run in --out from its last checkpoint (bit-identical to an uninterrupted run), with the
-    settings of its config.json; adding --total-steps N extends a (finished) run to N env steps."""
-    from_config: Path | None = None
-    """Start from the settings of a saved config.json (other flags still override them)."""
-    progress: bool = True
-    """Show progress: a bar on a terminal, otherwise (nohup, tee, cluster jobs) one plain line every
-    --log-every iterations or --log-seconds seconds."""
-    log_every: int | None = None
-    """Iterations between progress lines when stdout is not a terminal (default: about 20 lines per run)."""
-    log_seconds: float = 60.0
-    """Seconds after which a progress line is printed anyway when stdout is not a terminal."""
-    config: Annotated[TrainConfig, tyro.conf.arg(name="")] = dataclasses.field(default_factory=TrainConfig)
-
-
 def train(args: Sequence[str]) -> None:
-    """Parse ``matrl train`` arguments (defaults from the --env preset or --from-config) and train."""
-    scout = argparse.ArgumentParser(add_help=False)
-    scout.add_argument("--env")
-    scout.add_argument("--algo")
-    scout.add_argument("--from-config", "--from_config", dest="from_config")
-    scout.add_argument("--env-kwargs", "--env_kwargs", dest="env_kwargs")
-    scout.add_argument("--num-envs", "--num_envs", dest="num_envs")
-    scout.add_argument("--envs-per-worker", "--envs_per_worker", dest="envs_per_worker")
-    scout.add_argument("--total-steps", "--total_steps", dest="total_steps")
-    known, _ = scout.parse_known_args(list(args))
-    raw_args = list(args)
-    if known.num_envs is not None and known.envs_per_worker not in (None, "None"):
-        raise ValueError(
-            f"--num-envs {known.num_envs} and --envs-per-worker {known.envs_per_worker} are not allowed "
-            "together; --envs-per-worker sets num_envs = workers * envs_per_worker"
-        )
-    args = _without_option(list(args), ("--env-kwargs", "--env_kwargs"))
-    if known.from_config:
-        base = TrainConfig.load(Path(known.from_config))
-        if known.env and known.env != base.env:
-            base = dataclasses.replace(preset(known.env, known.algo), **{"env": known.env})
-    else:
-        base = preset(known.env or TrainConfig.env, known.algo)
-    if known.env_kwargs is not None:
-        base = dataclasses.replace(base, env_kwargs=_json_object("--env-kwargs", known.env_kwargs))
-    if known.num_envs is not None and base.envs_per_worker is not None:
-        base = dataclasses.replace(base, envs_per_worker=None)  # an explicit --num-envs wins over a saved one
-    command = tyro.cli(
-        TrainCommand,
-        default=TrainCommand(config=base),
-        args=list(args),
-        prog="matrl train",
-        description=TrainCommand.__doc__,
-    )
+    """Parse ``matrl train`` arguments (`matrl.train_args.resolve`) and train."""
     from matrl.envs.registry import check_env_id
+    from matrl.train_args import resolve
     from matrl.training import train as run_training
 
+    request = resolve(args)
+    command = request.command
     check_env_id(command.config.env)
-    if command.resume:
-        extend_to = command.config.total_steps if known.total_steps is not None else None
-        execution = _resume_execution(raw_args, command.config)
-        run_training(
-            None,
-            command.out,
-            resume=True,
-            progress=command.progress,
-            extend_to=extend_to,
-            execution=execution,
-            log_every=command.log_every,
-            log_seconds=command.log_seconds,
-        )
-    else:
-        run_training(
-            command.config,
-            command.out,
-            progress=command.progress,
-            log_every=command.log_every,
-            log_seconds=command.log_seconds,
-        )
+    config = None if command.resume else command.config
+    run_training(
+        config,
+        command.out,
+        resume=command.resume,
+        extend_to=request.extend_to,
+        execution=request.execution or None,
+        progress=command.progress,
+        log_every=command.log_every,
+        log_seconds=command.log_seconds,
+    )
     print(f"run written to {command.out}")
-
-
-#: `matrl train` flags that --resume accepts: the run's settings come from its config.json, so any other flag
-#: would be dropped silently; these say how to run (execution) or extend the budget.
-_RESUME_FLAGS = (
-    "--out",
-    "--resume",
-    "--progress",
-    "--no-progress",
-    "--log-every",
-    "--log-seconds",
-    "--total-steps",
-)
-
-
-def _resume_execution(args: Sequence[str], config: TrainConfig) -> dict[str, Any]:
-    """The execution settings given with --resume (`matrl.training.EXECUTION_FIELDS`); any other setting
-    is refused in one line, since the resumed run keeps its config.json."""
-    from matrl.training import EXECUTION_FIELDS
-
-    execution_flags = {f"--{name.replace('_', '-')}": name for name in EXECUTION_FIELDS}
-    given: dict[str, Any] = {}
-    for token in args:
-        if not token.startswith("--"):
-            continue
-        flag = token.split("=", 1)[0].replace("_", "-")
-        if flag in execution_flags:
-            given[execution_flags[flag]] = getattr(config, execution_flags[flag])
-        elif flag not in _RESUME_FLAGS:
-            allowed = ", ".join([*_RESUME_FLAGS[-1:], *execution_flags])
-            raise ValueError(
-                f"{flag} is not allowed with --resume: the run keeps the settings of its config.json; "
-                "allowed: "
-                f"{allowed} (to change others, start a new run with --from-config DIR/config.json --out NEW)"
-            )
-    return given
-
-
-def _without_option(args: list[str], names: tuple[str, ...]) -> list[str]:
-    """``args`` without ``NAME VALUE`` / ``NAME=VALUE`` pairs of the given option names."""
-    out: list[str] = []
-    skip = False
-    for token in args:
-        if skip:
-            skip = False
-        elif token in names:
-            skip = True
-        elif not token.startswith(tuple(f"{name}=" for name in names)):
-            out.append(token)
-    return out
 
 
 def _glued(args: list[str], name: str) -> list[str]:
@@ -238,20 +117,6 @@ def _glued(args: list[str], name: str) -> list[str]:
         else:
             out.append(token)
     return out
-
-
-def _json_object(flag: str, text: str) -> dict[str, object]:
-    """A JSON object given on the command line, or a one-line error."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{flag} {text!r} is not valid JSON ({err.msg}); expected an object like "
-            '\'{"scenario": "HalfCheetah", "agent_conf": "2x3"}\''
-        ) from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{flag} {text!r} is not allowed; expected a JSON object")
-    return value
 
 
 def _train_help() -> None:

@@ -479,6 +479,9 @@ class TrainConfig:
             # Written before meta.br_start existed: those runs started the best response from pihat.
             data["meta"] = {**meta, "br_start": "predicted"}
         typed: TrainConfig = _from_fields(cls, data, "")
+        if typed.algo not in ALGOS:  # a plain string field: the registry holds the names
+            allowed = ", ".join(map(repr, ALGOS))
+            raise ValueError(f"algo={typed.algo!r} is not allowed; expected one of {allowed}")
         return typed
 
     @classmethod

@@ -129,9 +129,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 def apply_train_args(base: TrainConfig, args: Sequence[str]) -> TrainConfig:
     """``base`` with `matrl train` options applied (the same flags, parsed the same way, e.g.
     ``--batch-size 200 --ppo.lr 0.001 --env-kwargs '{...}'``); options the sweep sets itself are refused."""
-    import tyro
-
-    from matrl.cli import _json_object, _without_option
+    from matrl.train_args import apply_overrides
 
     args = list(args)
     for token in args:
@@ -140,17 +138,7 @@ def apply_train_args(base: TrainConfig, args: Sequence[str]) -> TrainConfig:
             raise ValueError(
                 f"--train-args may not set {name}; the sweep sets it (use {_SWEEP_OPTIONS[name]} instead)"
             )
-    names = ("--env-kwargs", "--env_kwargs")
-    for i, token in enumerate(args):
-        if token in names and i + 1 < len(args):
-            base = dataclasses.replace(base, env_kwargs=_json_object(token, args[i + 1]))
-        elif token.startswith(tuple(f"{name}=" for name in names)):
-            flag, _, value = token.partition("=")
-            base = dataclasses.replace(base, env_kwargs=_json_object(flag, value))
-    rest = _without_option(args, names)
-    if not rest:
-        return base
-    return tyro.cli(TrainConfig, default=base, args=rest, prog="matrl sweep --train-args")
+    return apply_overrides(base, args, prog="matrl sweep --train-args")
 
 
 def expand_grid(
