@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
-from matrl.config import TrainConfig
+if TYPE_CHECKING:  # the learners sit below the config in the layers (pyproject's import-linter contract)
+    from matrl.config import TrainConfig
 
 
 @dataclass
