@@ -1,31 +1,36 @@
 """A verified equilibrium of the meta-game in sample form (`sample_form.SampleMetaGame`), for any n.
 
 No table means no support enumeration, so the solver looks for one equilibrium where MATRL needs it and proves
-it by exact regrets on the same samples:
+it by exact regrets on the same samples (every regret at most the tolerance):
 
-1. **Pure profiles by best-response dynamics**, from all-keep (rho = 1) and from all-switch (rho = 0): while
-   some agent's regret exceeds the tolerance, the agent with the largest regret flips to its better action
-   (one O(n B) evaluation per flip; a revisited profile or ``4 n + 16`` flips end the run). At a pure profile
-   the regret of agent i is |d_i| if it plays its worse action, else 0: exact, nothing is approximated.
-2. **A mixed equilibrium when neither verifies**: a semismooth Newton method on the natural residual
-   rho - clip(rho + d(rho) / scale, 0, 1) (zero exactly at the equilibria of a two-action game; the gains'
-   Jacobian is one (n, B) x (B, n) product), with backtracking, from the uniform profile and ``restarts``
-   seeded random interior profiles; each end point is then polished on its apparent support (agents near 0 or
-   1 made pure, Newton on the mixers' indifference equations d_M = 0) and the best candidate is verified.
-3. **An explicit fallback** otherwise: the profile with the lowest NashConv among every candidate (the two
-   best-response end points included), ``fallback=True``, ``verified=False``, the NashConv it reached in
-   ``failure``, and a warning on the logger ``"matrl.gametheory"``. Never silent.
+1. **Pure profiles by best-response dynamics** from all-keep (rho = 1) and from all-switch (rho = 0): agents
+   whose regret exceeds the tolerance flip, all at once in rounds until a profile repeats, then one at a time
+   (largest regret first). Each step is one O(n B) evaluation; at a pure profile agent i's regret is |d_i|
+   if it plays its worse action, else 0: exact, nothing approximated.
+2. **Subgames** when neither end point verifies: best responses usually leave a few agents cycling (matching
+   pennies among 2-3 of them). Those agents' game, the others fixed, is solved on its own: exactly from its
+   2^k table up to 8 agents (support enumeration, `solver.solve`), by steps 1 and 3 up to 32; agents that the
+   subgame's solution makes unstable join it, until the whole game verifies (`subgame_profiles`).
+3. **A mixed equilibrium of the whole game** otherwise: the logit (quantal response) homotopy traced from
+   rho = 1/2 towards lam = infinity (`trace_logit`), then semismooth Newton on the natural residual
+   rho - clip(rho + d(rho) / scale, 0, 1) from the homotopy's last point, the uniform profile and
+   ``restarts`` seeded random ones (`newton_natural_map`); every end point is polished on its apparent
+   support (agents near 0 or 1 made pure, Newton on the mixers' indifference equations d_M = 0).
+4. **An explicit fallback** if nothing verifies: the profile with the lowest NashConv among every candidate,
+   ``fallback=True``, ``verified=False``, the NashConv it reached in ``failure``, and a warning on the logger
+   ``"matrl.gametheory"``. Never silent.
 
-Tolerance: every regret at most ``rtol`` x `SampleMetaGame.payoff_scale` (the largest |payoff| next to
-all-keep and all-switch, a lower bound on the table's scale: for n <= 8 a profile verified here also verifies
-in the table).
+Tolerance: every regret at most ``rtol`` x `SampleMetaGame.payoff_scale` (the largest |payoff| at the pure
+profiles next to all-keep and all-switch). That is a lower bound on the table's scale (the largest |payoff|
+over all 2^n profiles), so for n <= 8 a profile verified here also verifies in the table at the same rtol.
 
-Selection, mirroring `selection` on the equilibria this solver reaches (it cannot enumerate all of them):
-``closest_to_current`` (default) picks, among the verified pure end points, the one with the fewest
-switches (ties: larger welfare), and the dynamics from all-keep move as few agents as they must; ``first``
-takes the one reached from all-keep if it verifies (the table's "pure profiles first, from all keep on");
-``max_welfare`` the larger welfare; ``random`` one of them with the caller's generator. A mixed equilibrium
-is searched only when no pure one verifies, and the first verified one is returned.
+Selection mirrors `selection` on the equilibria this solver reaches (it cannot enumerate all of them): the
+verified candidates of the first step that yields any (the two best-response end points, or the subgames
+settled from each) are ranked by the rule: ``closest_to_current`` (default) the fewest switches, sum(1 -
+rho), ties to the larger welfare; ``first`` the one reached from all-keep (the table's "pure profiles first,
+from all keep on"); ``max_welfare`` the larger welfare; ``random`` one of them with the caller's generator.
+Subgames of up to 6 agents choose among all their equilibria by the same rule. Step 3 returns the first
+profile that verifies.
 """
 
 from __future__ import annotations
@@ -37,44 +42,59 @@ from numpy.typing import NDArray
 
 from matrl.gametheory.sample_form import SampleMetaGame
 from matrl.gametheory.selection import DEFAULT_SELECTION, SELECTIONS, select_equilibrium
-from matrl.gametheory.solver import NashResult, SolverStats, logger
+from matrl.gametheory.solver import NashResult, SolverStats, logger, solve
+from matrl.gametheory.support_enumeration import MAX_ALL_PLAYERS, MAX_EXACT_PLAYERS
 
 Float = NDArray[np.float64]
 
 #: ``requested_method`` of every result of this solver, and its SolverStats failure key.
 SAMPLES: str = "samples"
 PURE: str = "best_response"
+SUBGAME: str = "subgame"
 LOGIT: str = "logit_homotopy"
 NEWTON: str = "newton"
 LOWEST: str = "lowest_nash_conv"
 
 _POLISH_THRESHOLDS = (1e-2, 1e-4, 1e-7)
+#: Largest subgame of unstable agents settled on its own (`subgame_profiles`).
+MAX_SUBGAME_AGENTS = 32
 
 
 def best_response_dynamics(
     game: SampleMetaGame, start: Float, tol: float, max_flips: int | None = None
 ) -> tuple[Float, Float]:
-    """The pure profile where one-at-a-time best responses from ``start`` stop, and its regrets.
+    """The pure profile where best responses from ``start`` stop, and its regrets.
 
-    An agent flips only if its regret exceeds ``tol`` (the one with the largest regret first, lowest index
-    on ties). Stops at a profile where no regret exceeds ``tol``, at a revisited profile, or after
-    ``max_flips`` (default ``4 n + 16``) flips; the caller verifies.
+    Only agents whose regret exceeds ``tol`` move. First in simultaneous rounds (every such agent flips: a
+    handful of O(n B) evaluations where one flip at a time would take n of them), until no regret exceeds
+    ``tol`` or a profile repeats; then one agent at a time, the largest regret first (lowest index on ties),
+    until no regret exceeds ``tol``, a profile repeats, or after ``max_flips`` (default ``4 n + 16``) flips.
+    The caller verifies.
     """
     n = game.n_agents
     profile = np.asarray(start, dtype=np.float64).copy()
     limit = 4 * n + 16 if max_flips is None else max_flips
-    seen = {profile.tobytes()}
     regrets = game.regrets(profile)
+    seen = {profile.tobytes()}
+    for _ in range(limit):
+        unstable = regrets > tol
+        if not unstable.any():
+            return profile, regrets
+        following = np.where(unstable, 1.0 - profile, profile)
+        if following.tobytes() in seen:
+            break
+        seen.add(following.tobytes())
+        profile, regrets = following, game.regrets(following)
+    seen = {profile.tobytes()}
     for _ in range(limit):
         worst = int(np.argmax(regrets))
         if not regrets[worst] > tol:
             break
         profile[worst] = 1.0 - profile[worst]
-        key = profile.tobytes()
         regrets = game.regrets(profile)
-        if key in seen:
+        if profile.tobytes() in seen:
             break
-        seen.add(key)
+        seen.add(profile.tobytes())
     return profile, regrets
 
 
@@ -132,6 +152,48 @@ def polish_on_support(game: SampleMetaGame, profile: Float, unit: float, steps: 
     return out
 
 
+def subgame_profiles(
+    game: SampleMetaGame,
+    end: Float,
+    tol: float,
+    selection: str,
+    rng: np.random.Generator | None,
+    restarts: int = 4,
+    newton_steps: int = 50,
+) -> Iterator[Float]:
+    """Profiles that settle the agents best-response dynamics left unstable at the pure profile ``end``.
+
+    The agents whose regret exceeds ``tol`` form a subgame, the others fixed at ``end``. Up to 8 agents its
+    payoff table (2^k entries) is solved exactly (`solver.solve`; every equilibrium up to 6 agents, so the
+    selection rule applies); up to `MAX_SUBGAME_AGENTS` its sample form is searched as the whole game is
+    (pure, then mixed; no nested subgames). Any other agent whose regret then exceeds ``tol`` joins the
+    subgame, until nobody's does (a Nash equilibrium of the whole game: the other agents already
+    best-respond) or the subgame outgrows the limit. This settles the small cycles of a few agents that keep
+    a large game from having a pure equilibrium, at the cost of a small game each.
+    """
+    profile = end.copy()
+    agents = set(np.flatnonzero(game.regrets(profile) > tol).tolist())
+    while agents and len(agents) <= MAX_SUBGAME_AGENTS:
+        members = sorted(agents)
+        restricted = game.restricted(profile, members)
+        sub_profile: Float | None
+        if len(members) <= MAX_EXACT_PLAYERS:
+            rule = selection if len(members) <= MAX_ALL_PLAYERS else "first"
+            exact = solve(restricted.table(), "exact", rule, rng, fallbacks=())
+            sub_profile = exact.profile if exact.verified else None
+        else:
+            chosen, _, _ = _search(restricted, tol, selection, rng, restarts, newton_steps, False)
+            sub_profile = None if chosen is None else chosen[0]
+        if sub_profile is None:
+            return
+        profile[members] = sub_profile
+        yield profile.copy()
+        unstable = set(np.flatnonzero(game.regrets(profile) > tol).tolist()) - agents
+        if not unstable:
+            return
+        agents |= unstable
+
+
 def _expit(x: Float) -> Float:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)), dtype=np.float64)
 
@@ -143,10 +205,11 @@ def trace_logit(
 
     The branch solves x = lam d(sigmoid(x)) / unit (x = logit rho) and starts at rho = 1/2; as lam grows it
     approaches a Nash equilibrium in generic games (McKelvey and Palfrey's logit QRE, traced as gambit's
-    ``logit`` does). Pseudo-arclength continuation in (x, lam): an Euler predictor along the tangent (the null
-    vector of the Jacobian), Gauss-Newton correctors, the step doubled after easy corrections and halved
-    after failed ones. Yields rho each time lam passes 1, 10, 100, ... and stops where the branch ends
-    (lam_max, max_steps, or a step that cannot be corrected).
+    ``logit`` does). Continuation along the curve in (x, lam): an Euler predictor along the tangent (the null
+    vector of the Jacobian), Gauss-Newton correctors; a step is accepted only if the corrector converges near
+    the prediction and the tangent turns by less than about 25 degrees (else it is halved: a long step across
+    a fold would land on the branch's way back); easy steps grow 1.5x. Yields rho each time lam passes 1, 10,
+    100, ... and stops at ``lam_max``, after ``max_steps`` or at a step that cannot be corrected.
     """
     n = game.n_agents
 
@@ -220,6 +283,52 @@ def _mixed_candidates(
             yield profile, NEWTON
 
 
+_Candidate = tuple[Float, Float, str]  # (profile, regrets, method)
+
+
+def _search(
+    game: SampleMetaGame,
+    tol: float,
+    selection: str,
+    rng: np.random.Generator | None,
+    restarts: int,
+    newton_steps: int,
+    subgames: bool,
+) -> tuple[_Candidate | None, int, list[_Candidate]]:
+    """Steps 1-3 of the module: (the selected verified candidate or None, how many verified, every one)."""
+    n = game.n_agents
+    scale = game.payoff_scale()
+    unit = scale if scale > 0.0 else 1.0
+    candidates: list[_Candidate] = []
+    for start in (1.0, 0.0):  # all-keep first: the table's enumeration order
+        profile, regrets = best_response_dynamics(game, np.full(n, start), tol)
+        if not any(np.array_equal(profile, c[0]) for c in candidates):
+            candidates.append((profile, regrets, PURE))
+    verified = [c for c in candidates if float(c[1].max(initial=0.0)) <= tol]
+    if not verified and subgames:
+        for end in [c[0] for c in candidates]:
+            for profile in subgame_profiles(game, end, tol, selection, rng, restarts, newton_steps):
+                regrets = game.regrets(profile)
+                candidates.append((profile, regrets, SUBGAME))
+                if float(regrets.max(initial=0.0)) <= tol and not any(
+                    np.array_equal(profile, c[0]) for c in verified
+                ):
+                    verified.append(candidates[-1])
+    if not verified:
+        for profile, method in _mixed_candidates(game, unit, rng, restarts, newton_steps):
+            regrets = game.regrets(profile)
+            candidates.append((profile, regrets, method))
+            if float(regrets.max(initial=0.0)) <= tol:
+                verified = [candidates[-1]]
+                break
+    if not verified:
+        return None, 0, candidates
+    pick = 0
+    if len(verified) > 1:
+        pick = select_equilibrium(np.array([c[0] for c in verified]), game, selection, rng)
+    return verified[pick], len(verified), candidates
+
+
 def solve_samples(
     game: SampleMetaGame,
     selection: str = DEFAULT_SELECTION,
@@ -234,11 +343,11 @@ def solve_samples(
 
     Args:
         game: the meta-game's samples.
-        selection: ``closest_to_current``, ``first``, ``max_welfare`` or ``random``, among the verified pure
-            end points (see the module).
+        selection: ``closest_to_current``, ``first``, ``max_welfare`` or ``random``, among the verified
+            candidates (see the module).
         rng: seeded generator for the random restarts and ``random`` selection; None: ``default_rng(0)``.
         rtol: regret tolerance relative to `SampleMetaGame.payoff_scale`.
-        restarts: random interior starts of the mixed search, besides the uniform profile.
+        restarts: random interior starts of Newton's method, besides the uniform profile.
         newton_steps: Newton iterations per start.
         stats: counters updated with this call.
     """
@@ -252,62 +361,35 @@ def solve_samples(
         raise ValueError(
             f"rng = {rng!r} is not allowed; pass a numpy Generator (np.random.default_rng(seed))"
         )
-    n = game.n_agents
     scale = game.payoff_scale()
-    tol = rtol * scale
-    unit = scale if scale > 0.0 else 1.0
-    candidates: list[tuple[Float, Float, str]] = []  # (profile, regrets, method)
-    for start in (1.0, 0.0):  # all-keep first: the table's enumeration order
-        profile, regrets = best_response_dynamics(game, np.full(n, start), tol)
-        if not any(np.array_equal(profile, c[0]) for c in candidates):
-            candidates.append((profile, regrets, PURE))
-    verified = [c for c in candidates if float(c[1].max(initial=0.0)) <= tol]
-    if not verified:
-        for profile, method in _mixed_candidates(game, unit, rng, restarts, newton_steps):
-            regrets = game.regrets(profile)
-            candidates.append((profile, regrets, method))
-            if float(regrets.max(initial=0.0)) <= tol:
-                verified = [candidates[-1]]
-                break
-    if verified:
-        profiles = np.array([c[0] for c in verified])
-        pick = 0 if len(verified) == 1 else select_equilibrium(profiles, game, selection, rng)
-        profile, regrets, method = verified[pick]
-        result = NashResult(
-            profile=profile,
-            regrets=regrets,
-            nash_conv=float(regrets.sum()),
-            verified=True,
-            method=method,
-            requested_method=SAMPLES,
-            selection=selection,
-            num_equilibria=len(verified),
-            fallback=False,
-            failure=None,
-        )
+    chosen, count, candidates = _search(game, rtol * scale, selection, rng, restarts, newton_steps, True)
+    if chosen is not None:
+        profile, regrets, method = chosen
+        failure = None
     else:
         nash_convs = [float(c[1].sum()) for c in candidates]
         profile, regrets, _ = candidates[int(np.argmin(nash_convs))]
+        method = LOWEST
         failure = (
-            f"samples: no profile of the {n}-agent sample-form meta-game verified (every regret <= "
-            f"{rtol:g} x payoff scale {scale:.3g}); lowest NashConv reached {min(nash_convs):.3g}, "
+            f"samples: no profile of the {game.n_agents}-agent sample-form meta-game verified (every regret "
+            f"<= {rtol:g} x payoff scale {scale:.3g}); lowest NashConv reached {min(nash_convs):.3g}, "
             f"largest regret {float(regrets.max(initial=0.0)):.3g}"
-        )
-        result = NashResult(
-            profile=profile,
-            regrets=regrets,
-            nash_conv=float(regrets.sum()),
-            verified=False,
-            method=LOWEST,
-            requested_method=SAMPLES,
-            selection=selection,
-            num_equilibria=0,
-            fallback=True,
-            failure=failure,
         )
         if stats is not None:
             stats.failures[SAMPLES] += 1
         logger.warning("%s; using the profile with the lowest NashConv", failure)
+    result = NashResult(
+        profile=profile.copy(),
+        regrets=regrets.copy(),
+        nash_conv=float(regrets.sum()),
+        verified=chosen is not None,
+        method=method,
+        requested_method=SAMPLES,
+        selection=selection,
+        num_equilibria=count,
+        fallback=chosen is None,
+        failure=failure,
+    )
     result.profile.flags.writeable = False
     result.regrets.flags.writeable = False
     if stats is not None:
