@@ -31,17 +31,17 @@ import torch
 from machine import provenance
 from matrl.algorithm import build_actor_critic
 from matrl.config import preset
+from matrl.envs import env_capabilities
 from matrl.fileio import write_text_atomically
 from matrl.rollout.local import LocalCollector
 from matrl.rollout.policy import NetworkPolicy
 from matrl.rollout.ray_collector import RayCollector
-from matrl.training import WORKER_ENV_IDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _env_kwargs(env_id: str) -> dict[str, Any]:
-    return {"seed": 0} if env_id in WORKER_ENV_IDS else {}
+    return {"seed": 0} if env_capabilities(env_id).seeding else {}
 
 
 def bench(collector: Any, env_id: str, steps_per_env: int, batches: int) -> dict[str, float]:

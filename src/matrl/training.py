@@ -35,14 +35,11 @@ from matrl.algos import algo_spec, make_learner
 from matrl.config import TrainConfig
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import stage_payoffs, stage_regrets
-from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS, is_third_party
+from matrl.envs.registry import env_capabilities, env_ids_with
 from matrl.fileio import LOCK_FILE, RunLock, remove_stale_tmp, write_text_atomically
 from matrl.logging.metrics import MetricsLog
 from matrl.rollout.base import Collector
 from matrl.rollout.local import LocalCollector
-
-#: Envs whose copies can be stepped in worker processes (``env_workers``) and take a ``seed``.
-WORKER_ENV_IDS: tuple[str, ...] = (*MUJOCO_ENV_IDS, *PONG_ENV_IDS)
 
 #: Without a terminal, progress is a plain line about this many times per run (``log_every`` overrides it) ...
 LOG_LINES = 20
@@ -74,20 +71,20 @@ def make_collector(config: TrainConfig) -> Collector:
     same way (their first reset), in this process only.
     """
     kwargs = dict(config.env_kwargs)
-    if config.env in WORKER_ENV_IDS:
+    capabilities = env_capabilities(config.env, config.env_kwargs)
+    if capabilities.seeding:
         kwargs.setdefault("seed", config.seed)
+    if capabilities.worker_processes:
         kwargs["num_workers"] = config.env_workers
-    elif is_third_party(config.env) and config.env_workers == 1:
-        kwargs.setdefault("seed", config.seed)
-        if config.rollout != "local":
-            raise ValueError(
-                f"rollout={config.rollout!r} is not allowed for {config.env}; expected 'local' (third-party "
-                "PettingZoo envs step in the training process)"
-            )
     elif config.env_workers != 1:
         raise ValueError(
             f"env_workers={config.env_workers} is not allowed for {config.env}; worker processes are for "
-            f"the MuJoCo and Pong ids ({', '.join(WORKER_ENV_IDS)})"
+            f"the MuJoCo and Pong ids ({', '.join(env_ids_with('worker_processes'))})"
+        )
+    if not capabilities.ray_rollout and config.rollout != "local":
+        raise ValueError(
+            f"rollout={config.rollout!r} is not allowed for {config.env}; expected 'local' (third-party "
+            "PettingZoo envs step in the training process)"
         )
     if config.rollout == "ray":
         from matrl.rollout.ray_collector import RayCollector

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from matrl.envs.checkers import CheckersCore
-from matrl.envs.core import GridCore, StepResult, VectorCore
+from matrl.envs.core import BatchedCore, GameStep, GridCore, StepResult, VectorCore
 from matrl.envs.matrix import MatrixGameCore
 from matrl.envs.parallel import CoreParallelEnv, GridParallelEnv
 from matrl.envs.pettingzoo_adapter import ParallelEnvVectorCore
@@ -20,6 +20,8 @@ from matrl.envs.registry import (
     GRID_ENV_IDS,
     MUJOCO_ENV_IDS,
     PONG_ENV_IDS,
+    EnvCapabilities,
+    env_capabilities,
     make_env,
     make_vector_env,
     register_env,
@@ -35,8 +37,11 @@ __all__ = [
     "GRID_ENV_IDS",
     "MUJOCO_ENV_IDS",
     "PONG_ENV_IDS",
+    "BatchedCore",
     "CheckersCore",
     "CoreParallelEnv",
+    "EnvCapabilities",
+    "GameStep",
     "GridCore",
     "GridParallelEnv",
     "MaMuJoCoCore",
@@ -47,6 +52,7 @@ __all__ = [
     "SubprocessVectorCore",
     "SwitchCore",
     "VectorCore",
+    "env_capabilities",
     "make_env",
     "make_vector_env",
     "register_env",

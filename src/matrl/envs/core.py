@@ -1,10 +1,11 @@
 """Shared machinery of the batched cores: action checks, time limit, auto-reset, episode stats, snapshots.
 
 A core steps ``num_envs`` independent copies of one game at once with numpy arrays shaped
-``(num_envs, n_agents, ...)``. Subclasses only describe the game (initial state, one joint move,
-observation, extra info, drawing); everything that must behave identically across games lives in
-:class:`VectorCore`, so that the rollout layer can rely on one contract. :class:`GridCore` adds what the grid
-worlds share (a board shape and frames).
+``(num_envs, n_agents, ...)``. Everything that must behave identically across games (the step envelope: time
+limit, returns, auto-reset, :class:`StepResult`, snapshot checks) lives in :class:`BatchedCore`, so that the
+rollout layer can rely on one contract; the games (grid worlds, matrix games, Pong, MaMuJoCo, the PettingZoo
+adapter) describe only their own move, reset and observation. :class:`VectorCore` adds what the games with a
+fixed start state share, :class:`GridCore` what the grid worlds share (a board shape and frames).
 """
 
 from __future__ import annotations
@@ -100,20 +101,280 @@ def check_box_batch(
     return a, (e, i, j)
 
 
-class VectorCore(ABC):
-    """Base class of a batched game with a fixed start state (grid worlds, repeated matrix games).
+class GameStep(NamedTuple):
+    """One move of every copy as a game reports it to :class:`BatchedCore`, which adds the envelope (time
+    limit, returns, auto-reset) and assembles the :class:`StepResult`."""
 
-    Subclasses keep their state in arrays with a leading ``num_envs`` axis, name every array that stepping
-    mutates in ``_state_fields`` (so that :meth:`state_dict` can snapshot it) and implement the abstract
-    hooks. ``step`` works in place on that state and allocates only its outputs.
+    rewards: NDArray[Any]
+    """(E, n) per-agent rewards of the move, any real dtype (cast to the core's ``reward_dtype``)."""
+    terminated: NDArray[np.bool_]
+    """(E, n) the game's own terminal flags per agent; becomes ``StepResult.terminated`` as it is (a fresh
+    array)."""
+    over: NDArray[np.bool_]
+    """(E,) the copies whose episode the game itself ended (the base class adds the time limit)."""
+    info: Mapping[str, NDArray[Any]]
+    """Game-specific extras of the state reached, arrays shaped (E,) or (E, n) (fresh copies)."""
+    truncated: NDArray[np.bool_] | None = None
+    """(E, n) the game's own truncation flags (a third-party env's own limit), or None for none."""
+    done: NDArray[np.bool_] | None = None
+    """(E, n) the game's own per-agent done list (ma-gym's, only read), to which the base class adds the time
+    limit; None: ``done`` is a copy of ``terminated`` (the time limit is then not in it)."""
+
+    @classmethod
+    def team(
+        cls,
+        rewards: NDArray[Any],
+        over: NDArray[np.bool_],
+        info: Mapping[str, NDArray[Any]],
+        done: NDArray[np.bool_] | None = None,
+    ) -> GameStep:
+        """A move after which every agent of a copy ends together, when the copy's episode ends."""
+        return cls(rewards, np.repeat(over[:, None], rewards.shape[1], axis=1), over, info, done=done)
+
+
+class BatchedCore(ABC):
+    """The step envelope shared by every batched core: ``num_envs`` copies of one game stepped at once.
+
+    The base class owns what must behave identically in every game: the reset-before-step and episode-over
+    checks, the step counters and the time limit ``max_steps`` (truncation), the running per-agent returns,
+    the auto-reset of the copies whose episode ended (``final_obs`` keeps the observation before it), the
+    assembly of :class:`StepResult`, and the key, dtype and shape checks of ``load_state_dict``. A game
+    implements only its own move and reset:
+
+    - :meth:`_step_copies`: one joint action for every copy (``_steps`` already counts this step);
+    - :meth:`_reset_copies`: put some copies back into a start state (seeded when a seed is given);
+    - :meth:`_observation` and, if cheaper, :meth:`_reset_observation`;
+    - :meth:`_state_layout` (and for state not kept in arrays, ``_save_game_state`` / ``_load_game_state``).
+
+    A subclass calls ``super().__init__`` early (it checks the common arguments) and
+    :meth:`_allocate_envelope` once ``n_agents`` is known.
     """
 
     #: Registry id (PettingZoo style).
     env_id: str = ""
+    #: Index of this core's first copy in a larger sharded batch (set by SubprocessVectorCore; messages only).
+    copy_offset: int = 0
+    #: Seed of the first reset when ``reset`` gets none (copy k gets seed + k); unused by deterministic games.
+    seed: int = 0
+    #: Whether ``state_dict`` / ``load_state_dict`` snapshot the copies exactly (else they raise).
+    snapshots: ClassVar[bool] = True
+    #: The envelope's arrays in snapshots (attribute ``_<key>``), in the order ``_envelope_state`` lists them.
+    _envelope_keys: ClassVar[tuple[str, ...]] = ("steps", "returns", "over", "started")
+    #: Snapshot keys whose values the game computes (``_save_game_state``) and restores itself
+    #: (``_load_game_state``); every other key of ``_state_layout`` is a live array, saved and restored by
+    #: copying.
+    _computed_state_keys: ClassVar[tuple[str, ...]] = ()
+
+    num_envs: int
+    n_agents: int
+    agent_ids: tuple[Any, ...]
+    obs_dim: int
+    n_actions: int
+    action_spec: ActionSpec
+    #: How error messages describe the valid actions.
+    allowed_actions: str
+    #: Time limit in steps (truncation), or None when only the game ends episodes.
+    max_steps: int | None
+    autoreset: bool
+    reward_dtype: np.dtype[Any]
+
+    def __init__(
+        self, num_envs: int, *, max_steps: int | None, autoreset: bool, reward_dtype: DTypeLike
+    ) -> None:
+        """Check and store the arguments every core takes (one-line ValueError for a bad one)."""
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if max_steps is not None and int(max_steps) < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        dtype: np.dtype[Any] = np.dtype(reward_dtype)
+        if dtype.kind != "f":
+            raise ValueError(f"reward_dtype must be a float dtype, got {dtype}")
+        self.num_envs = int(num_envs)
+        self.max_steps = None if max_steps is None else int(max_steps)
+        self.autoreset = bool(autoreset)
+        self.reward_dtype = dtype
+
+    def _allocate_envelope(self, *, started: bool = False) -> None:
+        """Create the envelope's arrays for ``num_envs`` copies of ``n_agents`` agents (set ``n_agents``
+        first); ``started``: the copies start in a start state, so ``step`` needs no ``reset`` first."""
+        e, n = self.num_envs, self.n_agents
+        self._rows = np.arange(e)
+        self._steps = np.zeros(e, dtype=np.int64)
+        self._returns = np.zeros((e, n), dtype=np.float64)
+        self._over = np.zeros(e, dtype=np.bool_)
+        self._started = np.full(e, started, dtype=np.bool_)
+
+    # ------------------------------------------------------------------ game hooks
+    @abstractmethod
+    def _step_copies(self, actions: Any) -> GameStep:
+        """Apply one checked joint action (from :meth:`check_actions`) to every copy."""
+
+    @abstractmethod
+    def _reset_copies(self, rows: NDArray[np.intp], seed: int | None) -> None:
+        """Put the copies ``rows`` into a start state; with a ``seed``, copy k is reset with ``seed + k``."""
+
+    @abstractmethod
+    def _observation(self, rows: NDArray[np.intp] | None = None) -> NDArray[Any]:
+        """Observations (len(rows), n, obs_dim) of the copies ``rows`` (all by default) in their current
+        state: a fresh array."""
+
+    def _reset_observation(self, rows: NDArray[np.intp]) -> NDArray[Any]:
+        """Observations of the copies ``rows`` right after their reset (a fresh array)."""
+        return self._observation(rows)
+
+    def _state_layout(self) -> dict[str, NDArray[Any]]:
+        """Every snapshot key, in order, with an array of its dtype and shape: the live array for state kept
+        in one (the envelope's come from :meth:`_envelope_state`), a new placeholder for a computed key."""
+        raise NotImplementedError(f"{type(self).__name__} cannot snapshot its copies")
+
+    def _save_game_state(self, state: dict[str, NDArray[Any]]) -> None:
+        """Write the values of the computed keys (``_computed_state_keys``) into their placeholders."""
+        del state
+
+    def _load_game_state(self, values: Mapping[str, NDArray[Any]]) -> None:
+        """Restore the computed keys from checked ``values`` (all keys); raise before changing anything."""
+        del values
+
+    def _check_open(self) -> None:
+        """Raise if the core can no longer step (e.g. its emulators were released); open by default."""
+        return None
+
+    def check_actions(self, actions: ArrayLike) -> Any:
+        """Validate a joint action batch (E, n) of ints in [0, n_actions); one clear ValueError otherwise."""
+        return check_action_batch(
+            actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
+        )
+
+    # ------------------------------------------------------------------ public API
+    def reset(self, seed: int | None = None) -> NDArray[Any]:
+        """Reset every copy and return the observations (E, n, obs_dim).
+
+        Copy k gets ``seed + k``: this call's seed, else the constructor's on the first reset only (later
+        seedless resets continue every copy's own randomness).
+        """
+        self._check_open()
+        if seed is None and not self._started.all():
+            seed = self.seed
+        self._reset_copies(self._rows, seed)
+        self._steps[:] = 0
+        self._returns[:] = 0.0
+        self._over[:] = False
+        self._started[:] = True
+        return self._reset_observation(self._rows)
+
+    def step(self, actions: ArrayLike) -> StepResult:
+        """Advance every copy by one joint action; auto-reset copies whose episode ended."""
+        self._check_open()
+        if not self._started.all():
+            raise ValueError("call reset() before step()")
+        if not self.autoreset and self._over.any():
+            bad = (np.flatnonzero(self._over) + self.copy_offset).tolist()
+            raise ValueError(f"episode is over in env copies {bad} (autoreset=False); call reset() first")
+        act = self.check_actions(actions)
+        self._steps += 1
+        game = self._step_copies(act)
+        rewards = np.asarray(game.rewards).astype(self.reward_dtype, copy=False)
+        self._returns += rewards
+        if self.max_steps is None:
+            time_up = np.zeros(self.num_envs, dtype=np.bool_)
+        else:
+            time_up = self._steps >= self.max_steps
+        over = game.over | time_up
+        final_obs = self._observation()
+        terminated = game.terminated
+        limit = time_up[:, None] if game.truncated is None else game.truncated | time_up[:, None]
+        done = terminated.copy() if game.done is None else game.done | time_up[:, None]
+        result = StepResult(
+            obs=final_obs,
+            rewards=rewards,
+            terminated=terminated,
+            truncated=limit & ~terminated,
+            episode_over=over,
+            final_obs=final_obs,
+            done=done,
+            episode_return=self._returns.copy(),
+            episode_length=self._steps.copy(),
+            info=game.info,
+        )
+        if over.any():
+            if self.autoreset:
+                ended = np.flatnonzero(over)
+                self._reset_copies(ended, None)
+                self._steps[ended] = 0
+                self._returns[ended] = 0.0
+                obs = final_obs.copy()
+                obs[ended] = self._reset_observation(ended)
+                result = result._replace(obs=obs)
+            else:
+                self._over |= over
+        return result
+
+    def state_dict(self) -> dict[str, NDArray[Any]]:
+        """Copies of everything a bit-identical continuation needs, as arrays with a leading copy axis.
+
+        Together with the policy's RNG this is what a checkpoint needs to resume training bit-identically:
+        episodes in flight continue exactly where they were instead of restarting.
+        """
+        computed = self._computed_state_keys
+        layout = self._state_layout()
+        state = {key: value if key in computed else value.copy() for key, value in layout.items()}
+        self._save_game_state(state)
+        return state
+
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
+        """Restore a :meth:`state_dict` of a core built with the same arguments (values are copied in).
+
+        Arrays are overwritten in place because some have views (e.g. a flat view of the board) that must stay
+        valid. Every key is checked before anything is written, so a bad snapshot leaves the core unchanged.
+        """
+        layout = self._state_layout()
+        unknown = sorted(set(state) - set(layout), key=str)
+        if unknown:
+            raise ValueError(f"unknown state key {unknown[0]!r} for {self.env_id}; expected {sorted(layout)}")
+        values: dict[str, NDArray[Any]] = {}
+        for key, target in layout.items():
+            if key not in state:
+                raise ValueError(f"missing state key {key!r} for {self.env_id}; expected {sorted(layout)}")
+            value = np.asarray(state[key])
+            if value.shape != target.shape or value.dtype != target.dtype:
+                raise ValueError(
+                    f"state key {key!r} must be {target.dtype} of shape {target.shape}, "
+                    f"got {value.dtype} of shape {value.shape}"
+                )
+            values[key] = value
+        self._load_game_state(values)
+        for key, target in layout.items():
+            if key not in self._computed_state_keys:
+                np.copyto(target, values[key])
+
+    def close(self) -> None:
+        """Release what the copies hold (simulators, emulators); nothing by default."""
+        return None
+
+    # ------------------------------------------------------------------ helpers
+    def _envelope_state(self) -> dict[str, NDArray[Any]]:
+        """The envelope's live arrays by snapshot key, for :meth:`_state_layout`."""
+        return {key: getattr(self, f"_{key}") for key in self._envelope_keys}
+
+    def _check_env_index(self, env_index: int) -> int:
+        if not 0 <= int(env_index) < self.num_envs:
+            raise ValueError(f"env_index {env_index} out of range; allowed 0..{self.num_envs - 1}")
+        return int(env_index)
+
+
+class VectorCore(BatchedCore):
+    """Base class of a batched game with a fixed start state (grid worlds, repeated matrix games).
+
+    Subclasses keep their state in arrays with a leading ``num_envs`` axis, name every array that stepping
+    mutates in ``_state_fields`` (so that :meth:`state_dict` can snapshot it) and implement the abstract
+    hooks. ``step`` works in place on that state and allocates only its outputs. The copies start in the
+    start state, so ``step`` needs no ``reset`` first.
+    """
+
     #: Attribute names of the game's mutable state arrays (restored in place by ``load_state_dict``).
     _state_fields: ClassVar[tuple[str, ...]] = ()
-    #: The episode bookkeeping every core mutates.
-    _base_state_fields: ClassVar[tuple[str, ...]] = ("_steps", "_returns", "_over")
+    #: The episode bookkeeping every core mutates (the copies never need a first reset).
+    _envelope_keys: ClassVar[tuple[str, ...]] = ("steps", "returns", "over")
 
     def __init__(
         self,
@@ -130,22 +391,13 @@ class VectorCore(ABC):
         n_actions: int = N_ACTIONS,
         allowed_actions: str = ALLOWED_ACTIONS,
     ) -> None:
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        if int(max_steps) < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        self.num_envs = int(num_envs)
+        super().__init__(num_envs, max_steps=max_steps, autoreset=autoreset, reward_dtype=reward_dtype)
         self.n_agents = int(n_agents)
         self.n_actions = int(n_actions)
         self.action_spec = ActionSpec.discrete(self.n_actions)
         #: How error messages describe the valid actions.
         self.allowed_actions = allowed_actions
-        self.max_steps = int(max_steps)
         self.full_observable = bool(full_observable)
-        self.autoreset = bool(autoreset)
-        self.reward_dtype: np.dtype[Any] = np.dtype(reward_dtype)
-        if self.reward_dtype.kind != "f":
-            raise ValueError(f"reward_dtype must be a float dtype, got {self.reward_dtype}")
         self.agent_ids: tuple[str, ...] = tuple(f"agent_{i}" for i in range(self.n_agents))
         self.local_obs_dim = int(local_obs_dim)
         if self.full_observable:
@@ -157,10 +409,7 @@ class VectorCore(ABC):
             self.obs_dim = self.local_obs_dim
             self.obs_low = np.asarray(local_obs_low, dtype=np.float32)
             self.obs_high = np.asarray(local_obs_high, dtype=np.float32)
-        self._env_index = np.arange(self.num_envs)
-        self._steps = np.zeros(self.num_envs, dtype=np.int64)
-        self._returns = np.zeros((self.num_envs, self.n_agents), dtype=np.float64)
-        self._over = np.zeros(self.num_envs, dtype=np.bool_)
+        self._allocate_envelope(started=True)
         self._all = np.ones(self.num_envs, dtype=np.bool_)
         self._allocate()
         self._reset_state(self._all)
@@ -204,119 +453,51 @@ class VectorCore(ABC):
                 out[i][key] = value.item()
         return out
 
-    # ------------------------------------------------------------------ public API
     def reset(self, seed: int | None = None) -> NDArray[np.float32]:
         """Reset every copy and return the observations (E, n, obs_dim).
 
         ``seed`` is accepted for API symmetry only: the games are deterministic (fixed start state, no
         noise), exactly as in ma-gym, so all randomness comes from the policies.
         """
-        del seed
-        self._reset_state(self._all)
-        self._steps[:] = 0
-        self._returns[:] = 0.0
-        self._over[:] = False
-        return np.broadcast_to(self._reset_obs, (self.num_envs, self.n_agents, self.obs_dim)).copy()
+        return super().reset(seed)
 
     def current_info(self) -> dict[str, NDArray[Any]]:
         """Game-specific extras of the current state (e.g. right after reset)."""
         return self._info()
 
-    def check_actions(self, actions: ArrayLike) -> NDArray[np.intp]:
-        """Validate a joint action batch (E, n) of ints in [0, n_actions); one clear ValueError otherwise."""
-        return check_action_batch(
-            actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
-        )
+    # ------------------------------------------------------------------ BatchedCore hooks
+    def _step_copies(self, actions: NDArray[np.intp]) -> GameStep:
+        rewards, game_done, game_over = self._advance(actions)
+        # ma-gym marks every agent done when the step counter reaches max_steps (the base class adds it).
+        return GameStep.team(rewards, game_over, self._info(), done=game_done)
 
-    def state_dict(self) -> dict[str, NDArray[Any]]:
-        """Copies of every array that stepping changes, keyed by name without the leading underscore.
+    def _reset_copies(self, rows: NDArray[np.intp], seed: int | None) -> None:
+        del seed  # a fixed start state
+        if len(rows) == self.num_envs:
+            self._reset_state(self._all)
+        else:
+            mask = np.zeros(self.num_envs, dtype=np.bool_)
+            mask[rows] = True
+            self._reset_state(mask)
 
-        Together with the policy's RNG this is what a checkpoint needs to resume training bit-identically:
-        episodes in flight continue exactly where they were instead of restarting.
-        """
-        return {name.lstrip("_"): getattr(self, name).copy() for name in self._all_state_fields()}
+    def _observation(self, rows: NDArray[np.intp] | None = None) -> NDArray[np.float32]:
+        obs = self._full(self._observe())
+        return obs if rows is None else obs[rows]
 
-    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
-        """Restore a :meth:`state_dict` of a core built with the same arguments (values are copied in).
+    def _reset_observation(self, rows: NDArray[np.intp]) -> NDArray[np.float32]:
+        return np.broadcast_to(self._reset_obs, (len(rows), self.n_agents, self.obs_dim)).copy()
 
-        Arrays are overwritten in place because some have views (e.g. a flat view of the board) that must stay
-        valid. Every key is checked before anything is written, so a bad snapshot leaves the core unchanged.
-        """
-        names = {name.lstrip("_"): name for name in self._all_state_fields()}
-        unknown = sorted(set(state) - set(names), key=str)
-        if unknown:
-            raise ValueError(f"unknown state key {unknown[0]!r} for {self.env_id}; expected {sorted(names)}")
-        checked: list[tuple[NDArray[Any], NDArray[Any]]] = []
-        for key, name in names.items():
-            if key not in state:
-                raise ValueError(f"missing state key {key!r} for {self.env_id}; expected {sorted(names)}")
-            value = np.asarray(state[key])
-            target: NDArray[Any] = getattr(self, name)
-            if value.shape != target.shape or value.dtype != target.dtype:
-                raise ValueError(
-                    f"state key {key!r} must be {target.dtype} of shape {target.shape}, "
-                    f"got {value.dtype} of shape {value.shape}"
-                )
-            checked.append((target, value))
-        for target, value in checked:
-            np.copyto(target, value)
-
-    def step(self, actions: ArrayLike) -> StepResult:
-        """Advance every copy by one joint action (E, n); auto-reset copies whose episode ended."""
-        act = self.check_actions(actions)
-        if not self.autoreset and self._over.any():
-            bad = np.flatnonzero(self._over).tolist()
-            raise ValueError(f"episode is over in env copies {bad} (autoreset=False); call reset() first")
-        self._steps += 1
-        rewards, game_done, game_over = self._advance(act)
-        time_up = self._steps >= self.max_steps
-        # ma-gym marks every agent done when the step counter reaches max_steps.
-        done = game_done | time_up[:, None]
-        over = game_over | time_up
-        self._returns += rewards
-        final_obs = self._full(self._observe())
-        n = self.n_agents
-        terminated = np.repeat(game_over[:, None], n, axis=1)
-        truncated = np.repeat((time_up & ~game_over)[:, None], n, axis=1)
-        result = StepResult(
-            obs=final_obs,
-            rewards=rewards,
-            terminated=terminated,
-            truncated=truncated,
-            episode_over=over,
-            final_obs=final_obs,
-            done=done,
-            episode_return=self._returns.copy(),
-            episode_length=self._steps.copy(),
-            info=self._info(),
-        )
-        if over.any():
-            if self.autoreset:
-                obs = final_obs.copy()
-                obs[over] = self._reset_obs
-                self._reset_state(over)
-                self._steps[over] = 0
-                self._returns[over] = 0.0
-                result = result._replace(obs=obs)
-            else:
-                self._over |= over
-        return result
+    def _state_layout(self) -> dict[str, NDArray[Any]]:
+        fields = {name.lstrip("_"): getattr(self, name) for name in self._state_fields}
+        return {**self._envelope_state(), **fields}
 
     # ------------------------------------------------------------------ helpers
-    def _all_state_fields(self) -> tuple[str, ...]:
-        return self._base_state_fields + self._state_fields
-
     def _full(self, local: NDArray[np.float32]) -> NDArray[np.float32]:
         """Tile local observations into the fully observable layout when asked to."""
         if not self.full_observable:
             return local
         flat = local.reshape(self.num_envs, 1, self.obs_dim)
         return np.repeat(flat, self.n_agents, axis=1)
-
-    def _check_env_index(self, env_index: int) -> int:
-        if not 0 <= int(env_index) < self.num_envs:
-            raise ValueError(f"env_index {env_index} out of range; allowed 0..{self.num_envs - 1}")
-        return int(env_index)
 
 
 class GridCore(VectorCore):

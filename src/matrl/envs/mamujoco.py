@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from matrl.envs.core import StepResult, check_box_batch
+from matrl.envs.core import BatchedCore, GameStep, StepResult, check_box_batch
 from matrl.envs.parallel import OneCopyParallelEnv
 from matrl.envs.spec import ActionSpec
 
@@ -92,8 +92,8 @@ def _check_scenario(scenario: str, agent_conf: str | None, custom: bool) -> None
         raise ValueError(f"unknown agent_conf {agent_conf!r} for {scenario}; allowed: {allowed}") from None
 
 
-class MaMuJoCoCore:
-    """E copies of one MaMuJoCo scenario stepped with numpy arrays (the batched-core contract of VectorCore).
+class MaMuJoCoCore(BatchedCore):
+    """E copies of one MaMuJoCo scenario stepped with numpy arrays (a :class:`BatchedCore`).
 
     Every agent gets the team reward. ``observation="global"`` gives every agent the full state (as in the
     MATRL paper); ``"local"`` gives each agent the library's local observation (``agent_obsk`` joints deep),
@@ -106,8 +106,7 @@ class MaMuJoCoCore:
     runs on. Episodes end when the body falls over (terminated) or after ``max_steps`` steps (truncated).
     """
 
-    #: Index of this core's first copy in a larger sharded batch (set by SubprocessVectorCore; messages only).
-    copy_offset: int = 0
+    _computed_state_keys = ("mj_state", "xpos", "xipos", "rng")
 
     def __init__(
         self,
@@ -123,29 +122,22 @@ class MaMuJoCoCore:
         reward_dtype: DTypeLike = np.float32,
         **gym_kwargs: Any,
     ) -> None:
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        if int(max_steps) < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        super().__init__(num_envs, max_steps=int(max_steps), autoreset=autoreset, reward_dtype=reward_dtype)
         if observation not in ("global", "local"):
             raise ValueError(f"unknown observation {observation!r}; allowed: 'global', 'local'")
         if int(agent_obsk) < 0:
             raise ValueError(f"agent_obsk must be >= 0, got {agent_obsk}")
-        self.reward_dtype: np.dtype[Any] = np.dtype(reward_dtype)
-        if self.reward_dtype.kind != "f":
-            raise ValueError(f"reward_dtype must be a float dtype, got {self.reward_dtype}")
         custom = any(key in gym_kwargs for key in _CUSTOM_OBS_KWARGS)
         _check_scenario(scenario, agent_conf, custom)
         self.scenario, self.agent_conf, self.observation = scenario, agent_conf, observation
-        self.num_envs, self.max_steps, self.seed = int(num_envs), int(max_steps), int(seed)
-        self.autoreset = bool(autoreset)
+        self.seed = int(seed)
         self.env_id = NAMED_CONFS.get((scenario, agent_conf), "mamujoco")
         self.envs: list[MultiAgentMujocoEnv] = [
             MultiAgentMujocoEnv(
                 scenario,
                 agent_conf,
                 agent_obsk=int(agent_obsk),
-                max_episode_steps=self.max_steps,
+                max_episode_steps=int(max_steps),
                 **gym_kwargs,
             )
             for _ in range(self.num_envs)
@@ -160,14 +152,9 @@ class MaMuJoCoCore:
         self.n_agents = len(self.agent_ids)
         self._init_actions(first)
         self._init_observations(first, observation, custom)
-        e, a = self.num_envs, self.n_agents
+        self._allocate_envelope()
         # Global state of every copy plus one zero column that the padding of local observations points at.
-        self._state = np.zeros((e, self.state_dim + 1), dtype=np.float64)
-        self._rows = np.arange(e)
-        self._steps = np.zeros(e, dtype=np.int64)
-        self._returns = np.zeros((e, a), dtype=np.float64)
-        self._over = np.zeros(e, dtype=np.bool_)
-        self._started = np.zeros(e, dtype=np.bool_)
+        self._state = np.zeros((self.num_envs, self.state_dim + 1), dtype=np.float64)
         self._has_x_velocity: bool | None = None
         model = self._sims[0].model
         self._mj_state_size = int(mujoco.mj_stateSize(model, _INTEGRATION))
@@ -226,38 +213,20 @@ class MaMuJoCoCore:
                 index[i, : len(part)] = part
             self._obs_index = index
 
-    # ------------------------------------------------------------------ public API
-    def reset(self, seed: int | None = None) -> NDArray[np.float32]:
-        """Reset every copy and return the observations (E, A, obs_dim).
+    # ------------------------------------------------------------------ BatchedCore hooks
+    def check_actions(self, actions: ArrayLike) -> NDArray[np.float64]:
+        """The checked, clipped global controls (E, n_actuators) of an action batch (see `global_actions`)."""
+        return self.global_actions(actions)
 
-        Copy k gets ``seed + k``: this call's seed, else the constructor's on the first reset only (later
-        seedless resets continue every copy's RNG).
-        """
-        if seed is None and not self._started.all():
-            seed = self.seed
-        for k in range(self.num_envs):
-            self._reset_copy(k, None if seed is None else int(seed) + k)
-        self._steps[:] = 0
-        self._returns[:] = 0.0
-        self._over[:] = False
-        self._started[:] = True
-        return self._observe(self._rows)
-
-    def step(self, actions: ArrayLike) -> StepResult:
-        """Advance every copy by one joint action (E, A, dim); auto-reset copies whose episode ended."""
-        if not self._started.all():
-            raise ValueError("call reset() before step()")
-        if not self.autoreset and self._over.any():
-            bad = (np.flatnonzero(self._over) + self.copy_offset).tolist()
-            raise ValueError(f"episode is over in env copies {bad} (autoreset=False); call reset() first")
-        joint = self.global_actions(actions)
-        e, n, s = self.num_envs, self.n_agents, self.state_dim
+    def _step_copies(self, actions: NDArray[np.float64]) -> GameStep:
+        """One simulator step of every copy with its global controls; every agent gets the team reward."""
+        e, s = self.num_envs, self.state_dim
         raw_rewards = np.empty(e, dtype=np.float64)
         game_over = np.empty(e, dtype=np.bool_)
         x_velocity = np.empty(e, dtype=np.float64)
         state = self._state
         for k, sim in enumerate(self._sims):
-            obs, reward, terminated, _, info = sim.step(joint[k])
+            obs, reward, terminated, _, info = sim.step(actions[k])
             state[k, :s] = obs
             raw_rewards[k] = reward
             game_over[k] = terminated
@@ -265,38 +234,13 @@ class MaMuJoCoCore:
                 self._has_x_velocity = "x_velocity" in info
             if self._has_x_velocity:
                 x_velocity[k] = info["x_velocity"]
-        self._steps += 1
-        rewards = np.repeat(raw_rewards.astype(self.reward_dtype)[:, None], n, axis=1)
-        self._returns += rewards
-        time_up = self._steps >= self.max_steps
-        over = game_over | time_up
-        final_obs = self._observe(self._rows)
-        terminated_n = np.repeat(game_over[:, None], n, axis=1)
-        result = StepResult(
-            obs=final_obs,
-            rewards=rewards,
-            terminated=terminated_n,
-            truncated=np.repeat((time_up & ~game_over)[:, None], n, axis=1),
-            episode_over=over,
-            final_obs=final_obs,
-            done=terminated_n.copy(),
-            episode_return=self._returns.copy(),
-            episode_length=self._steps.copy(),
-            info={"x_velocity": x_velocity} if self._has_x_velocity else {},
-        )
-        if over.any():
-            ended = np.flatnonzero(over)
-            if self.autoreset:
-                for j in ended.tolist():
-                    self._reset_copy(j, None)
-                self._steps[ended] = 0
-                self._returns[ended] = 0.0
-                obs = final_obs.copy()
-                obs[ended] = self._observe(ended)
-                result = result._replace(obs=obs)
-            else:
-                self._over |= over
-        return result
+        rewards = np.repeat(raw_rewards.astype(self.reward_dtype)[:, None], self.n_agents, axis=1)
+        return GameStep.team(rewards, game_over, {"x_velocity": x_velocity} if self._has_x_velocity else {})
+
+    def _reset_copies(self, rows: NDArray[np.intp], seed: int | None) -> None:
+        for k in rows.tolist():
+            obs, _ = self._sims[k].reset(seed=None if seed is None else int(seed) + k)
+            self._state[k, : self.state_dim] = obs
 
     def global_actions(self, actions: ArrayLike) -> NDArray[np.float64]:
         """Check a (E, A, dim) action batch, clip it to the bounds, map it to the (E, n_actuators) controls.
@@ -315,53 +259,31 @@ class MaMuJoCoCore:
         np.clip(a, self._low, self._high, out=a)
         return a.reshape(self.num_envs, -1)[:, self._act_source]
 
-    def state_dict(self) -> dict[str, NDArray[Any]]:
-        """Everything a bit-identical continuation needs, as arrays with a leading copy axis.
-
-        Per copy: MuJoCo's integration state (``mj_getState``), the body positions that the next step reads
+    def _state_layout(self) -> dict[str, NDArray[Any]]:
+        """Per copy: MuJoCo's integration state (``mj_getState``), the body positions that the next step reads
         before it integrates (``xpos``/``xipos`` are left from the last substep, not recomputed from ``qpos``;
         Ant's and Humanoid's rewards use them), the env RNG (JSON bytes), the episode counters, and whether
-        the copy was ever reset.
-        """
+        the copy was ever reset."""
         e = self.num_envs
-        mj_state = np.zeros((e, self._mj_state_size), dtype=np.float64)
-        xpos = np.zeros((e, self._nbody, 3), dtype=np.float64)
-        xipos = np.zeros_like(xpos)
-        rng = np.full((e, RNG_BYTES), ord(" "), dtype=np.uint8)
+        return {
+            "mj_state": np.zeros((e, self._mj_state_size), dtype=np.float64),
+            "xpos": np.zeros((e, self._nbody, 3), dtype=np.float64),
+            "xipos": np.zeros((e, self._nbody, 3), dtype=np.float64),
+            "rng": np.full((e, RNG_BYTES), ord(" "), dtype=np.uint8),  # JSON padded with spaces
+            **self._envelope_state(),
+        }
+
+    def _save_game_state(self, state: dict[str, NDArray[Any]]) -> None:
         for k, sim in enumerate(self._sims):
-            mujoco.mj_getState(sim.model, sim.data, mj_state[k], _INTEGRATION)
-            xpos[k], xipos[k] = sim.data.xpos, sim.data.xipos
+            mujoco.mj_getState(sim.model, sim.data, state["mj_state"][k], _INTEGRATION)
+            state["xpos"][k], state["xipos"][k] = sim.data.xpos, sim.data.xipos
             if self._started[k]:
                 raw = json.dumps(sim.np_random.bit_generator.state).encode()
                 if len(raw) > RNG_BYTES:
                     raise RuntimeError(f"RNG state of env copy {k} needs {len(raw)} > {RNG_BYTES} bytes")
-                rng[k, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-        return {
-            "mj_state": mj_state,
-            "xpos": xpos,
-            "xipos": xipos,
-            "rng": rng,
-            "steps": self._steps.copy(),
-            "returns": self._returns.copy(),
-            "over": self._over.copy(),
-            "started": self._started.copy(),
-        }
+                state["rng"][k, : len(raw)] = np.frombuffer(raw, dtype=np.uint8)
 
-    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
-        """Restore a :meth:`state_dict` of a core built with the same arguments (every key checked first)."""
-        want = {key: (value.dtype, value.shape) for key, value in self._state_template().items()}
-        unknown = sorted(set(state) - set(want))
-        if unknown:
-            raise ValueError(f"unknown state key {unknown[0]!r} for {self.env_id}; expected {sorted(want)}")
-        values: dict[str, NDArray[Any]] = {}
-        for key, (dtype, shape) in want.items():
-            if key not in state:
-                raise ValueError(f"missing state key {key!r} for {self.env_id}; expected {sorted(want)}")
-            value = np.asarray(state[key])
-            if value.dtype != dtype or value.shape != shape:
-                got = f"{value.dtype} of shape {value.shape}"
-                raise ValueError(f"state key {key!r} must be {dtype} of shape {shape}, got {got}")
-            values[key] = value
+    def _load_game_state(self, values: Mapping[str, NDArray[Any]]) -> None:
         generators = [
             self._decode_rng(values["rng"][k], k) if values["started"][k] else None
             for k in range(self.num_envs)
@@ -373,10 +295,6 @@ class MaMuJoCoCore:
             generator = generators[k]
             if generator is not None:
                 sim.np_random = generator
-        np.copyto(self._steps, values["steps"])
-        np.copyto(self._returns, values["returns"])
-        np.copyto(self._over, values["over"])
-        np.copyto(self._started, values["started"])
 
     def close(self) -> None:
         """Close every copy's simulator."""
@@ -384,12 +302,10 @@ class MaMuJoCoCore:
             env.close()
 
     # ------------------------------------------------------------------ helpers
-    def _reset_copy(self, k: int, seed: int | None) -> None:
-        obs, _ = self._sims[k].reset(seed=seed)
-        self._state[k, : self.state_dim] = obs
-
-    def _observe(self, rows: NDArray[np.intp]) -> NDArray[np.float32]:
-        """Observations (len(rows), A, obs_dim) of the copies ``rows`` in their current state."""
+    def _observation(self, rows: NDArray[np.intp] | None = None) -> NDArray[np.float32]:
+        """Observations (len(rows), A, obs_dim) of the copies ``rows`` (all by default) as they are now."""
+        if rows is None:
+            rows = self._rows
         if self._obs_mode == "global":
             own = self._state[rows, None, : self.state_dim].astype(np.float32)
             return np.repeat(own, self.n_agents, axis=1)
@@ -401,19 +317,6 @@ class MaMuJoCoCore:
             for i, agent in enumerate(self.agent_ids):
                 out[r, i, : self.obs_dims[i]] = local[agent]
         return out
-
-    def _state_template(self) -> dict[str, NDArray[Any]]:
-        e = self.num_envs
-        return {
-            "mj_state": np.zeros((e, self._mj_state_size), dtype=np.float64),
-            "xpos": np.zeros((e, self._nbody, 3), dtype=np.float64),
-            "xipos": np.zeros((e, self._nbody, 3), dtype=np.float64),
-            "rng": np.zeros((e, RNG_BYTES), dtype=np.uint8),
-            "steps": self._steps,
-            "returns": self._returns,
-            "over": self._over,
-            "started": self._started,
-        }
 
     def _decode_rng(self, raw: NDArray[np.uint8], k: int) -> np.random.Generator:
         try:

@@ -30,12 +30,12 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from pettingzoo import ParallelEnv
 
-from matrl.envs.core import StepResult, check_action_batch, check_box_batch
+from matrl.envs.core import BatchedCore, GameStep, check_action_batch, check_box_batch
 from matrl.envs.spec import ActionSpec
 
 
-class ParallelEnvVectorCore:
-    """E copies of a PettingZoo ``ParallelEnv`` with the duck-typed interface of a batched core.
+class ParallelEnvVectorCore(BatchedCore):
+    """E copies of a PettingZoo ``ParallelEnv`` as a :class:`BatchedCore` (no time limit of its own).
 
     Every agent needs a ``Box`` observation space of rank 1 or 2 (flattened to float32 and zero-padded to
     the largest agent's size, then ``one_hot_agent_id`` appends the agent's index as a one-hot vector), and
@@ -45,8 +45,7 @@ class ParallelEnvVectorCore:
     the cast rewards, as in the numpy cores.
     """
 
-    autoreset = True
-    #: Capability flag read by the collector: the env's state cannot be saved, so resume restarts episodes.
+    #: The env's state cannot be saved, so a resume restarts the episodes.
     snapshots = False
 
     def __init__(
@@ -58,6 +57,7 @@ class ParallelEnvVectorCore:
     ) -> None:
         if len(env_fns) < 1:
             raise ValueError("env_fns must hold at least one env constructor")
+        super().__init__(len(env_fns), max_steps=None, autoreset=True, reward_dtype=reward_dtype)
         self.envs: list[ParallelEnv[Any, Any, Any]] = [fn() for fn in env_fns]
         for env in self.envs:
             if not isinstance(env, ParallelEnv):
@@ -66,9 +66,6 @@ class ParallelEnvVectorCore:
                     "(for an AEC env use its module's parallel_env, or pettingzoo.utils.aec_to_parallel)"
                 )
         self.seed = int(seed)
-        self.reward_dtype: np.dtype[Any] = np.dtype(reward_dtype)
-        if self.reward_dtype.kind != "f":
-            raise ValueError(f"reward_dtype must be a float dtype, got {self.reward_dtype}")
         first = self.envs[0]
         self.agent_ids: tuple[Any, ...] = tuple(first.possible_agents)
         if not self.agent_ids:
@@ -77,7 +74,6 @@ class ParallelEnvVectorCore:
             if tuple(env.possible_agents) != self.agent_ids:
                 theirs, ours = list(env.possible_agents), list(self.agent_ids)
                 raise ValueError(f"env copy {k} has possible_agents {theirs}, copy 0 has {ours}")
-        self.num_envs = len(self.envs)
         self.n_agents = len(self.agent_ids)
         self._obs_sizes = [self._obs_size(first, agent) for agent in self.agent_ids]
         self.one_hot_agent_id = bool(one_hot_agent_id)
@@ -96,30 +92,37 @@ class ParallelEnvVectorCore:
             self._last_obs[:, :, -n:] = np.eye(n, dtype=np.float32)
         self._terminated = np.zeros((e, n), dtype=np.bool_)
         self._truncated = np.zeros((e, n), dtype=np.bool_)
-        self._returns = np.zeros((e, n), dtype=np.float64)
-        self._steps = np.zeros(e, dtype=np.int64)
-        self._seeded = False
-        self._started = False
+        self._allocate_envelope()
 
-    # ------------------------------------------------------------------ public API
-    def reset(self, seed: int | None = None) -> NDArray[np.float32]:
-        """Reset every copy and return the observations (E, n, obs_dim).
+    # ------------------------------------------------------------------ BatchedCore hooks
+    def check_actions(self, actions: ArrayLike) -> NDArray[Any]:
+        """Discrete (E, n) ints within each agent's own count, or continuous (E, n, dim) reals finite on
+        each agent's real entries; one-line ValueError naming the copy, the agent and what is allowed."""
+        spec = self.action_spec
+        if not spec.continuous:
+            act = check_action_batch(
+                actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
+            )
+            if spec.counts:
+                bad = act >= np.asarray(spec.counts)[None, :]
+                if bad.any():
+                    e, i = (int(v) for v in np.argwhere(bad)[0])
+                    raise ValueError(
+                        f"invalid action {int(act[e, i])} for env {e}, {self.agent_ids[i]}; allowed: "
+                        f"integers 0..{spec.counts[i] - 1}"
+                    )
+            return act
+        a, first_bad = check_box_batch(actions, self.num_envs, self.n_agents, spec.dim, spec.mask)
+        if first_bad is not None:
+            e, i, j = first_bad
+            raise ValueError(
+                f"invalid action {a[e, i, j]} for env {e}, {self.agent_ids[i]} (entry {j}); "
+                "allowed: finite reals"
+            )
+        return a
 
-        Copy k gets ``seed + k``, ``seed`` being this call's, else the constructor's on the first reset only.
-        """
-        if seed is None and not self._seeded:
-            seed = self.seed
-        self._seeded = True
-        for k in range(self.num_envs):
-            self._reset_copy(k, None if seed is None else seed + k)
-        self._started = True
-        return self._last_obs.copy()
-
-    def step(self, actions: ArrayLike) -> StepResult:
-        """Advance every copy by one joint action (E, n); auto-reset copies whose episode ended."""
-        if not self._started:
-            raise ValueError("call reset() before step()")
-        act = self._check_actions(actions)
+    def _step_copies(self, actions: NDArray[Any]) -> GameStep:
+        """One ``env.step`` per copy with the actions of the agents in its ``env.agents``."""
         e, n = self.num_envs, self.n_agents
         rewards = np.zeros((e, n), dtype=self.reward_dtype)
         active = np.zeros((e, n), dtype=np.bool_)
@@ -128,7 +131,7 @@ class ParallelEnvVectorCore:
             live = [self._agent_index(agent, k) for agent in env.agents]
             active[k, live] = True
             obs, rew, term, trunc, _ = env.step(
-                {self.agent_ids[i]: self._env_action(act, k, i) for i in live}
+                {self.agent_ids[i]: self._env_action(actions, k, i) for i in live}
             )
             for agent, value in obs.items():
                 if agent in self._index:
@@ -144,29 +147,30 @@ class ParallelEnvVectorCore:
                     self._truncated[k, self._index[agent]] = True
             ended = self._terminated[k] | self._truncated[k]
             over[k] = not env.agents or bool(ended.all())
-        self._steps += 1
-        self._returns += rewards
-        final_obs = self._last_obs.copy()
         terminated = self._terminated.copy()
-        truncated = self._truncated.copy() & ~terminated
-        result = StepResult(
-            obs=final_obs,
-            rewards=rewards,
-            terminated=terminated,
-            truncated=truncated,
-            episode_over=over,
-            final_obs=final_obs,
-            done=terminated | truncated,
-            episode_return=self._returns.copy(),
-            episode_length=self._steps.copy(),
-            info={"active": active},
+        return GameStep(
+            rewards,
+            terminated,
+            over,
+            {"active": active},
+            truncated=self._truncated.copy(),
+            done=terminated | self._truncated,
         )
-        if over.any():
-            for j in np.flatnonzero(over):
-                self._reset_copy(int(j), None)
-            result = result._replace(obs=self._last_obs.copy())
-        return result
 
+    def _reset_copies(self, rows: NDArray[np.intp], seed: int | None) -> None:
+        for k in rows.tolist():
+            obs, _ = self.envs[k].reset(seed=None if seed is None else seed + k)
+            self._last_obs[k, :, : self._width] = 0.0  # agents absent at reset (agents that join) see 0s
+            for agent, value in obs.items():
+                if agent in self._index:
+                    self._last_obs[k, self._index[agent], : self._width] = self._flat_obs(value, agent)
+            self._terminated[k] = False
+            self._truncated[k] = False
+
+    def _observation(self, rows: NDArray[np.intp] | None = None) -> NDArray[np.float32]:
+        return self._last_obs.copy() if rows is None else self._last_obs[rows]
+
+    # ------------------------------------------------------------------ no snapshots
     def state_dict(self) -> NoReturn:
         """Not possible: an arbitrary PettingZoo env's state cannot be read out or written back."""
         raise NotImplementedError(
@@ -227,32 +231,6 @@ class ParallelEnvVectorCore:
             highs.append(high)
         return ActionSpec.box(lows, highs)
 
-    def _check_actions(self, actions: ArrayLike) -> NDArray[Any]:
-        """Discrete (E, n) ints within each agent's own count, or continuous (E, n, dim) reals finite on
-        each agent's real entries; one-line ValueError naming the copy, the agent and what is allowed."""
-        spec = self.action_spec
-        if not spec.continuous:
-            act = check_action_batch(
-                actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
-            )
-            if spec.counts:
-                bad = act >= np.asarray(spec.counts)[None, :]
-                if bad.any():
-                    e, i = (int(v) for v in np.argwhere(bad)[0])
-                    raise ValueError(
-                        f"invalid action {int(act[e, i])} for env {e}, {self.agent_ids[i]}; allowed: "
-                        f"integers 0..{spec.counts[i] - 1}"
-                    )
-            return act
-        a, first_bad = check_box_batch(actions, self.num_envs, self.n_agents, spec.dim, spec.mask)
-        if first_bad is not None:
-            e, i, j = first_bad
-            raise ValueError(
-                f"invalid action {a[e, i, j]} for env {e}, {self.agent_ids[i]} (entry {j}); "
-                "allowed: finite reals"
-            )
-        return a
-
     def _env_action(self, act: NDArray[Any], k: int, i: int) -> Any:
         """Agent i's action in copy k as its space takes it: an int, or its real entries in the Box shape."""
         if not self.action_spec.continuous:
@@ -260,17 +238,6 @@ class ParallelEnvVectorCore:
         space = self._act_spaces[i]
         size = int(np.prod(space.shape))
         return np.asarray(act[k, i, :size], dtype=space.dtype).reshape(space.shape)
-
-    def _reset_copy(self, k: int, seed: int | None) -> None:
-        obs, _ = self.envs[k].reset(seed=seed)
-        self._last_obs[k, :, : self._width] = 0.0  # agents absent at reset (agents that join) see 0s
-        for agent, value in obs.items():
-            if agent in self._index:
-                self._last_obs[k, self._index[agent], : self._width] = self._flat_obs(value, agent)
-        self._terminated[k] = False
-        self._truncated[k] = False
-        self._returns[k] = 0.0
-        self._steps[k] = 0
 
     def _agent_index(self, agent: Any, k: int) -> int:
         try:

@@ -36,7 +36,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from matrl.envs.core import StepResult, check_action_batch
+from matrl.envs.core import BatchedCore, GameStep, StepResult
 from matrl.envs.parallel import OneCopyParallelEnv
 from matrl.envs.spec import ActionSpec
 
@@ -197,8 +197,8 @@ def _channel_taps(n_in: int, n_out: int, channels: int) -> tuple[NDArray[np.intp
 
 
 # ---------------------------------------------------------------------------------------------- the core
-class PongCore:
-    """E copies of two-player Atari Pong stepped with numpy arrays (the batched-core contract of VectorCore).
+class PongCore(BatchedCore):
+    """E copies of two-player Atari Pong stepped with numpy arrays (a :class:`BatchedCore`).
 
     Agents ``first_0`` (right paddle) and ``second_0`` (left paddle). Rewards come from the emulator as in
     ``pong_v3``: +1 to the scorer and -1 to the other for each point, and -1 to a player who has not served
@@ -215,11 +215,13 @@ class PongCore:
 
     Copy k's random no-op starts (``noop_max`` > 0: 1..noop_max NOOP frames after each reset) are drawn from
     a generator seeded with (seed + k, episode number), so they depend only on the seed and the episode.
+    ``reset(seed)`` gives copy k ``seed + k`` and restarts its episode count; later seedless resets continue
+    each copy's episode count. The seed only matters for the no-op starts: the emulator is deterministic (its
+    unused RNG keeps the constructor's seed).
     """
 
     env_id: str = ENV_ID
-    #: Index of this core's first copy in a larger sharded batch (set by SubprocessVectorCore; messages only).
-    copy_offset: int = 0
+    _computed_state_keys = ("ale", "ale_size")
 
     def __init__(
         self,
@@ -236,19 +238,17 @@ class PongCore:
         autoreset: bool = True,
         reward_dtype: DTypeLike = np.float32,
     ) -> None:
-        if int(num_envs) < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if preprocessing not in PIPELINES:
             raise ValueError(
                 f"unknown preprocessing {preprocessing!r}; allowed: {', '.join(map(repr, PIPELINES))}"
             )
         pipe = PIPELINES[preprocessing]
-        self.max_steps = pipe.max_steps if max_steps is None else int(max_steps)
+        limit = pipe.max_steps if max_steps is None else int(max_steps)
+        super().__init__(num_envs, max_steps=limit, autoreset=autoreset, reward_dtype=reward_dtype)
         self.frame_skip = pipe.frame_skip if frame_skip is None else int(frame_skip)
         self.frame_stack = pipe.frame_stack if frame_stack is None else int(frame_stack)
-        for name, value in (("max_steps", self.max_steps), ("frame_skip", self.frame_skip)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        if self.frame_skip < 1:
+            raise ValueError(f"frame_skip must be >= 1, got {self.frame_skip}")
         if self.frame_stack < 1:
             raise ValueError(f"frame_stack must be >= 1, got {self.frame_stack}")
         if int(noop_max) < 0:
@@ -257,15 +257,11 @@ class PongCore:
             raise ValueError(
                 f"seed must be in 0..{_MAX_SEED - int(num_envs)} (seed + k is an int32), got {seed}"
             )
-        self.reward_dtype: np.dtype[Any] = np.dtype(reward_dtype)
-        if self.reward_dtype.kind != "f":
-            raise ValueError(f"reward_dtype must be a float dtype, got {self.reward_dtype}")
         self.preprocessing = preprocessing
         self.rgb = pipe.rgb
-        self.num_envs, self.seed, self.noop_max = int(num_envs), int(seed), int(noop_max)
+        self.seed, self.noop_max = int(seed), int(noop_max)
         self.full_action_space = bool(full_action_space)
         self.mirror = bool(mirror)
-        self.autoreset = bool(autoreset)
         self.agent_ids: tuple[str, ...] = AGENT_IDS
         self.n_agents = len(AGENT_IDS)
 
@@ -289,17 +285,13 @@ class PongCore:
 
         rom = find_pong_rom() / ROM_FILE
         self._ales = [self._new_ale(rom, self.seed + k) for k in range(self.num_envs)]
+        self._allocate_envelope()
         e, a = self.num_envs, self.n_agents
         # The last two raw screens of every copy (slot 1 the newest); their maximum is the pooled frame.
         self._raw = np.zeros((e, 2, *SCREEN_SHAPE, channels), dtype=np.uint8)
         self._frames = np.zeros((e, *self.obs_shape), dtype=np.uint8)
         self._ram = np.zeros(128, dtype=np.uint8)
         self._noop = np.zeros(a, dtype=np.intc)
-        self._rows = np.arange(e)
-        self._steps = np.zeros(e, dtype=np.int64)
-        self._returns = np.zeros((e, a), dtype=np.float64)
-        self._over = np.zeros(e, dtype=np.bool_)
-        self._started = np.zeros(e, dtype=np.bool_)
         self._seeds = np.zeros(e, dtype=np.int64)
         self._episodes = np.zeros(e, dtype=np.int64)
 
@@ -323,40 +315,10 @@ class PongCore:
             )
         return ale
 
-    # ------------------------------------------------------------------ public API
-    def reset(self, seed: int | None = None) -> NDArray[np.uint8]:
-        """Reset every copy and return the observations (E, 2, obs_dim) uint8.
-
-        Copy k gets ``seed + k`` (this call's seed, else the constructor's on the first reset only) and its
-        episode count restarts; later seedless resets continue each copy's episode count. The seed only
-        matters for the no-op starts: the emulator is deterministic (its unused RNG keeps the constructor's
-        seed).
-        """
-        self._check_open()
-        if seed is None and not self._started.all():
-            seed = self.seed
-        if seed is not None:
-            if int(seed) < 0:
-                raise ValueError(f"seed must be >= 0, got {seed}")
-            self._seeds[:] = int(seed) + self._rows
-            self._episodes[:] = 0
-        self._reset_copies(self._rows)
-        self._steps[:] = 0
-        self._returns[:] = 0.0
-        self._over[:] = False
-        self._started[:] = True
-        return self._observe()
-
-    def step(self, actions: ArrayLike) -> StepResult:
-        """Advance every copy by one joint action (E, 2) of ``frame_skip`` frames; auto-reset ended copies."""
-        self._check_open()
-        if not self._started.all():
-            raise ValueError("call reset() before step()")
-        if not self.autoreset and self._over.any():
-            bad = (np.flatnonzero(self._over) + self.copy_offset).tolist()
-            raise ValueError(f"episode is over in env copies {bad} (autoreset=False); call reset() first")
-        act = check_action_batch(actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions)
-        joint = np.ascontiguousarray(self._ale_actions[act])  # rows handed to the emulator must be contiguous
+    # ------------------------------------------------------------------ BatchedCore hooks
+    def _step_copies(self, actions: NDArray[np.intp]) -> GameStep:
+        """``frame_skip`` emulator frames of every copy with the joint action (E, 2)."""
+        joint = np.ascontiguousarray(self._ale_actions[actions])  # rows handed to the emulator: contiguous
         e, n, skip = self.num_envs, self.n_agents, self.frame_skip
         raw_rewards = np.zeros((e, n), dtype=np.int64)
         game_over = np.zeros(e, dtype=np.bool_)
@@ -373,38 +335,11 @@ class PongCore:
                         self._raw[k, 0] = self._raw[k, 1]
                     break
         self._push(self._rows, pool=skip > 1)
-        self._steps += 1
-        rewards = raw_rewards.astype(self.reward_dtype)
-        self._returns += rewards
-        time_up = self._steps >= self.max_steps
-        over = game_over | time_up
-        info = self._info()
-        final_obs: NDArray[Any] = self._observe()  # uint8 (StepResult's annotation says float32)
-        terminated = np.repeat(game_over[:, None], n, axis=1)
-        result = StepResult(
-            obs=final_obs,
-            rewards=rewards,
-            terminated=terminated,
-            truncated=np.repeat((time_up & ~game_over)[:, None], n, axis=1),
-            episode_over=over,
-            final_obs=final_obs,
-            done=terminated.copy(),
-            episode_return=self._returns.copy(),
-            episode_length=self._steps.copy(),
-            info=info,
-        )
-        if over.any():
-            ended = np.flatnonzero(over)
-            if self.autoreset:
-                self._reset_copies(ended)
-                self._steps[ended] = 0
-                self._returns[ended] = 0.0
-                obs: NDArray[Any] = final_obs.copy()
-                obs[ended] = self._observe(ended)
-                result = result._replace(obs=obs)
-            else:
-                self._over |= over
-        return result
+        return GameStep.team(raw_rewards, game_over, self._info())
+
+    def _check_open(self) -> None:
+        if len(self._ales) != self.num_envs:
+            raise ValueError("the core is closed; build a new one")
 
     def frames(self, obs: ArrayLike) -> NDArray[np.uint8]:
         """Observations (..., obs_dim) as images (..., C, H, W) (a view where possible)."""
@@ -413,60 +348,29 @@ class PongCore:
     def render_rgb(self, env_index: int = 0) -> NDArray[np.uint8]:
         """The full-resolution (210, 160, 3) RGB screen of copy ``env_index`` (the emulator's last frame;
         right after ``load_state_dict`` it is the frame the emulator drew last, not the restored one)."""
-        if not 0 <= int(env_index) < self.num_envs:
-            raise ValueError(f"env_index {env_index} out of range; allowed 0..{self.num_envs - 1}")
-        return np.asarray(self._ales[int(env_index)].getScreenRGB())
+        return np.asarray(self._ales[self._check_env_index(env_index)].getScreenRGB())
 
-    def state_dict(self) -> dict[str, NDArray[Any]]:
-        """Everything a bit-identical continuation needs, as arrays with a leading copy axis.
+    def _state_layout(self) -> dict[str, NDArray[Any]]:
+        """Per copy: the emulator's full system state (multi-agent ALE ``cloneSystemState``, serialised with
+        ``encodeState``: console, cartridge RAM, the serve timer and scores, frame counters, RNG) and its
+        length, the frame stack, the episode counters, whether the copy was ever reset, the no-op seed and
+        episode number."""
+        return {
+            "ale": np.zeros((self.num_envs, ALE_STATE_BYTES), dtype=np.uint8),
+            "ale_size": np.zeros(self.num_envs, dtype=np.int64),
+            "frames": self._frames,
+            **self._envelope_state(),
+            "seeds": self._seeds,
+            "episodes": self._episodes,
+        }
 
-        Per copy: the emulator's full system state (multi-agent ALE ``cloneSystemState``, serialised with
-        ``encodeState``: console, cartridge RAM, the serve timer and scores, frame counters, RNG), the frame
-        stack, the episode counters, the no-op seed and episode number, and whether the copy was ever reset.
-        """
-        ale_state = np.zeros((self.num_envs, ALE_STATE_BYTES), dtype=np.uint8)
-        ale_size = np.zeros(self.num_envs, dtype=np.int64)
+    def _save_game_state(self, state: dict[str, NDArray[Any]]) -> None:
         for k in range(self.num_envs):
             data = self._encode(k)
-            ale_state[k, : len(data)] = data
-            ale_size[k] = len(data)
-        return {
-            "ale": ale_state,
-            "ale_size": ale_size,
-            "frames": self._frames.copy(),
-            "steps": self._steps.copy(),
-            "returns": self._returns.copy(),
-            "over": self._over.copy(),
-            "started": self._started.copy(),
-            "seeds": self._seeds.copy(),
-            "episodes": self._episodes.copy(),
-        }
+            state["ale"][k, : len(data)] = data
+            state["ale_size"][k] = len(data)
 
-    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
-        """Restore a :meth:`state_dict` of a core built with the same arguments (every key checked first)."""
-        want = {
-            "ale": (np.dtype(np.uint8), (self.num_envs, ALE_STATE_BYTES)),
-            "ale_size": (np.dtype(np.int64), (self.num_envs,)),
-            "frames": (self._frames.dtype, self._frames.shape),
-            "steps": (self._steps.dtype, self._steps.shape),
-            "returns": (self._returns.dtype, self._returns.shape),
-            "over": (self._over.dtype, self._over.shape),
-            "started": (self._started.dtype, self._started.shape),
-            "seeds": (self._seeds.dtype, self._seeds.shape),
-            "episodes": (self._episodes.dtype, self._episodes.shape),
-        }
-        unknown = sorted(set(state) - set(want))
-        if unknown:
-            raise ValueError(f"unknown state key {unknown[0]!r} for {self.env_id}; expected {sorted(want)}")
-        values: dict[str, NDArray[Any]] = {}
-        for key, (dtype, shape) in want.items():
-            if key not in state:
-                raise ValueError(f"missing state key {key!r} for {self.env_id}; expected {sorted(want)}")
-            value = np.asarray(state[key])
-            if value.dtype != dtype or value.shape != shape:
-                got = f"{value.dtype} of shape {value.shape}"
-                raise ValueError(f"state key {key!r} must be {dtype} of shape {shape}, got {got}")
-            values[key] = value
+    def _load_game_state(self, values: Mapping[str, NDArray[Any]]) -> None:
         sizes = values["ale_size"]
         if sizes.min() < 1 or sizes.max() > ALE_STATE_BYTES:
             k = int(np.argmax((sizes < 1) | (sizes > ALE_STATE_BYTES)))
@@ -479,19 +383,12 @@ class PongCore:
                 ale.restoreSystemState(handle)
             finally:
                 ale.deleteState(handle)
-        np.copyto(self._frames, values["frames"])
-        for key in ("steps", "returns", "over", "started", "seeds", "episodes"):
-            np.copyto(getattr(self, f"_{key}"), values[key])
 
     def close(self) -> None:
         """Release the emulators (the core cannot step afterwards)."""
         self._ales = []
 
     # ------------------------------------------------------------------ helpers
-    def _check_open(self) -> None:
-        if len(self._ales) != self.num_envs:
-            raise ValueError("the core is closed; build a new one")
-
     def _grab(self, k: int, slot: int) -> None:
         """Copy the current screen of copy k into raw slot ``slot`` (1 = newest)."""
         if self.rgb:
@@ -513,8 +410,14 @@ class PongCore:
             stack[:, -c:] = frame
             self._frames[rows] = stack
 
-    def _reset_copies(self, rows: NDArray[np.intp]) -> None:
-        """Start a new game in the copies ``rows`` (with their no-op starts) and fill their frame stacks."""
+    def _reset_copies(self, rows: NDArray[np.intp], seed: int | None) -> None:
+        """Start a new game in the copies ``rows`` (with their no-op starts) and fill their frame stacks;
+        a ``seed`` gives copy k the no-op seed ``seed + k`` and restarts its episode count."""
+        if seed is not None:
+            if int(seed) < 0:
+                raise ValueError(f"seed must be >= 0, got {seed}")
+            self._seeds[rows] = int(seed) + rows
+            self._episodes[rows] = 0
         for k in rows.tolist():
             ale = self._ales[k]
             ale.reset_game()
@@ -526,7 +429,7 @@ class PongCore:
             self._grab(k, 1)
         self._push(rows, pool=False, fill=True)
 
-    def _observe(self, rows: NDArray[np.intp] | None = None) -> NDArray[np.uint8]:
+    def _observation(self, rows: NDArray[np.intp] | None = None) -> NDArray[np.uint8]:
         """Observations (len(rows), 2, obs_dim) of the copies ``rows`` (all by default)."""
         frames = self._frames if rows is None else self._frames[rows]
         obs = np.empty((len(frames), self.n_agents, *self.obs_shape), dtype=np.uint8)

@@ -12,17 +12,22 @@ Besides the built-in ids, third-party PettingZoo envs have ids too, all stepped 
 Their env kwargs go to the factory, except the adapter's own: ``seed`` (copy k is first reset with seed + k;
 training sets it to the run's seed) and ``one_hot_agent_id`` (append each agent's index, one-hot, to its
 observation).
+
+What an id supports (snapshots, seeding, frames, worker processes, image observations, action kind, Ray) is
+one :class:`EnvCapabilities` per registry entry; commands read it with :func:`env_capabilities` instead of
+keeping lists of ids.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pettingzoo import ParallelEnv
 
@@ -63,6 +68,64 @@ MUJOCO_ENV_IDS: tuple[str, ...] = tuple(_MUJOCO)
 PONG_ENV_IDS: tuple[str, ...] = ("pong_v3",)
 #: Known environment ids.
 ENV_IDS: tuple[str, ...] = (*_CORES, *MUJOCO_ENV_IDS, *PONG_ENV_IDS)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvCapabilities:
+    """What an env id supports: the flags the commands read instead of lists of ids."""
+
+    snapshots: bool
+    """``state_dict``/``load_state_dict`` are exact, so ``--resume`` continues the episodes bit-identically
+    (else a resume restarts them from a derived seed)."""
+    seeding: bool
+    """The core takes a ``seed`` kwarg (copy k is first reset with seed + k); False: the game is
+    deterministic and takes no seed."""
+    frames: bool
+    """It draws RGB frames (``make_env(..., render_mode="rgb_array")``)."""
+    worker_processes: bool
+    """``num_workers`` > 1 (``--env-workers``) shards its copies over processes (SubprocessVectorCore)."""
+    image_obs: bool
+    """Observations are uint8 images (``obs_shape`` (C, H, W), flattened); networks default to a CNN."""
+    action_kind: Literal["discrete", "continuous"] | None
+    """Discrete or continuous actions; None when known only once the env is built (third-party envs)."""
+    ray_rollout: bool
+    """Ray workers can collect from it (``--rollout ray``); third-party envs step in the training process."""
+
+
+_GRID_CAPABILITIES = EnvCapabilities(
+    snapshots=True,
+    seeding=False,
+    frames=True,
+    worker_processes=False,
+    image_obs=False,
+    action_kind="discrete",
+    ray_rollout=True,
+)
+#: The flags of every built-in registry entry; third-party ids all have :data:`THIRD_PARTY_CAPABILITIES`.
+_CAPABILITIES: dict[str, EnvCapabilities] = {
+    **dict.fromkeys(GRID_ENV_IDS, _GRID_CAPABILITIES),
+    MATRIX_ENV_ID: dataclasses.replace(_GRID_CAPABILITIES, frames=False),
+    **dict.fromkeys(
+        MUJOCO_ENV_IDS,
+        dataclasses.replace(
+            _GRID_CAPABILITIES, seeding=True, frames=False, worker_processes=True, action_kind="continuous"
+        ),
+    ),
+    **dict.fromkeys(
+        PONG_ENV_IDS,
+        dataclasses.replace(_GRID_CAPABILITIES, seeding=True, worker_processes=True, image_obs=True),
+    ),
+}
+#: Any PettingZoo env behind the adapter: seeded through its first reset, no snapshots, in this process only.
+THIRD_PARTY_CAPABILITIES = EnvCapabilities(
+    snapshots=False,
+    seeding=True,
+    frames=False,
+    worker_processes=False,
+    image_obs=False,
+    action_kind=None,
+    ray_rollout=False,
+)
 
 
 #: Prefix of the ids that name a PettingZoo module: ``pettingzoo:PACKAGE.MODULE[:FACTORY]``.
@@ -117,6 +180,27 @@ def check_env_id(env_id: str) -> None:
         f"unknown env id {env_id!r}; known ids: {', '.join(env_ids())}, or {PETTINGZOO_PREFIX}"
         "PACKAGE.MODULE[:FACTORY] for any PettingZoo ParallelEnv"
     )
+
+
+def env_capabilities(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> EnvCapabilities:
+    """The flags of ``env_id`` (one-line ValueError for an unknown id, as :func:`check_env_id`).
+
+    ``env_kwargs`` are the run's env kwargs, for flags that may depend on them; no flag of a registered id
+    does today, and a third-party id's action kind is known only once it is built.
+    """
+    del env_kwargs
+    if isinstance(env_id, str) and env_id in _CAPABILITIES:
+        return _CAPABILITIES[env_id]
+    check_env_id(env_id)
+    return THIRD_PARTY_CAPABILITIES
+
+
+def env_ids_with(flag: str) -> tuple[str, ...]:
+    """The built-in ids whose capability ``flag`` (a field of :class:`EnvCapabilities`) is set, in order."""
+    names = [field.name for field in dataclasses.fields(EnvCapabilities)]
+    if flag not in names:
+        raise ValueError(f"unknown capability {flag!r}; allowed: {', '.join(names)}")
+    return tuple(env_id for env_id in ENV_IDS if getattr(_CAPABILITIES[env_id], flag))
 
 
 def _split_module_id(env_id: str) -> tuple[str, str]:
@@ -296,12 +380,13 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
     ...), and ``num_workers`` as for MuJoCo. Third-party ids (``pettingzoo:...``, :func:`register_env`): the
     factory's kwargs and the adapter's ``seed`` and ``one_hot_agent_id``.
     """
+    if num_workers != 1 and not env_capabilities(env_id).worker_processes:
+        where = " (third-party envs step in this process)" if is_third_party(env_id) else ""
+        raise ValueError(
+            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo and "
+            f"Pong{where}"
+        )
     if is_third_party(env_id):
-        if num_workers != 1:
-            raise ValueError(
-                f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo and "
-                "Pong (third-party envs step in this process)"
-            )
         return third_party_core(env_id, num_envs, **kwargs)
     if isinstance(env_id, str) and env_id in _MUJOCO:
         from matrl.envs.mamujoco import MaMuJoCoCore
@@ -316,10 +401,6 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
         if num_workers > 1:
             return SubprocessVectorCore(PongCore, num_envs, num_workers, **kwargs)
         return PongCore(num_envs, **kwargs)
-    if num_workers != 1:
-        raise ValueError(
-            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo and Pong"
-        )
     return _core_factory(env_id)(num_envs=num_envs, **kwargs)
 
 

@@ -42,7 +42,7 @@ from matrl.algos import algo_names, algo_spec
 from matrl.checkpoint import list_models, load_model, model_info
 from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
-from matrl.envs.registry import MUJOCO_ENV_IDS, PONG_ENV_IDS
+from matrl.envs.registry import env_capabilities
 from matrl.fileio import write_atomically, write_text_atomically
 from matrl.learners.actor_critic import ActorCritic
 
@@ -190,7 +190,7 @@ def game_core(config: TrainConfig, episodes: int, seed: int, max_steps: int | No
     kwargs = dict(config.env_kwargs)
     if max_steps is not None:
         kwargs["max_steps"] = max_steps
-    if config.env in (*MUJOCO_ENV_IDS, *PONG_ENV_IDS):
+    if env_capabilities(config.env, config.env_kwargs).seeding:
         kwargs["seed"] = seed
     core = make_vector_env(config.env, episodes, **kwargs)
     try:

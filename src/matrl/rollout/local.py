@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from matrl.envs import make_vector_env
+from matrl.envs import env_capabilities, make_vector_env
 from matrl.envs.spec import ActionSpec
 from matrl.rollout.base import ActFn, Batch, EnvActionFn
 
@@ -37,7 +37,7 @@ class LocalCollector:
         shape = getattr(self.core, "obs_shape", None)
         self.obs_shape: tuple[int, ...] | None = None if shape is None else tuple(int(n) for n in shape)
         #: Whether the core's state can be saved; if not, a resume restarts the episodes.
-        self.snapshots = bool(getattr(self.core, "snapshots", True))
+        self.snapshots = env_capabilities(env_id, env_kwargs).snapshots
         #: One line for the user after a resume that could not restore the env exactly, else None.
         self.resume_note: str | None = None
         self._steps = 0  # steps of each copy so far (derives the restart seed of a non-snapshot core)
