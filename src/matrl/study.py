@@ -57,6 +57,9 @@ class EnvSpec:
     metric: str = "total_return"
     higher_is_better: bool = True
     last_fraction: float = 0.1
+    head_to_head: int = 0
+    """Two-player competitive envs: episodes per seat pairing of a seat-balanced head-to-head of every pair
+    of algorithms' final policies (`matrl.eval.head_to_head`), the score that ranks them; 0: none."""
 
 
 @dataclass(frozen=True)
@@ -102,17 +105,21 @@ class StudySpec:
             _check_label(label, where)
             if not isinstance(env, dict) or not _is_flags(env.get("args")):
                 raise ValueError(f"{where}: envs.{label} must be an object with args, a list of strings")
-            extra = sorted(set(env) - {"args", "metric", "higher_is_better", "last_fraction"})
+            extra = sorted(set(env) - {"args", "metric", "higher_is_better", "last_fraction", "head_to_head"})
             if extra:
                 raise ValueError(f"{where}: envs.{label} has unknown keys {extra}")
             fraction = env.get("last_fraction", 0.1)
             if not isinstance(fraction, int | float) or not 0 < fraction <= 1:
                 raise ValueError(f"{where}: envs.{label}.last_fraction={fraction!r} must lie in (0, 1]")
+            episodes = env.get("head_to_head", 0)
+            if type(episodes) is not int or episodes < 0:
+                raise ValueError(f"{where}: envs.{label}.head_to_head={episodes!r} must be an integer >= 0")
             envs[label] = EnvSpec(
                 tuple(env["args"]),
                 str(env.get("metric", "total_return")),
                 bool(env.get("higher_is_better", True)),
                 float(fraction),
+                episodes,
             )
         algos = {}
         for label, flags in algos_raw.items():
@@ -443,6 +450,8 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
         lines += _score_table(by_algo, estimates, probabilities, spec.reference)
         lines += _pair_table(spec, probabilities)
         lines += ["", *_stats_table(results.stats.get(env, {})), ""]
+        if env_spec.head_to_head:
+            lines += _head_to_head_section(spec, env, out, reps)
         _plot_curves(plt, results.curves[env], env_spec, out / f"curves_{env}.png")
         lines += [f"![{env} learning curves](curves_{env}.png)", ""]
     norm = normalised(results)
@@ -464,6 +473,66 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
     path = out / "report.md"
     write_text_atomically(path, "\n".join(lines))
     return path
+
+
+def head_to_head_scores(spec: StudySpec, env: str, out: Path) -> dict[str, dict[str, list[list[float]]]]:
+    """Seat-balanced head-to-head scores (X's seeds x Y's seeds) of every pair of algorithms and of each
+    against the random policy, from the finished runs' final policies; cached in OUT/ENV/head_to_head.json
+    (recomputed when a run's last checkpoint or the episode count changes)."""
+    from matrl.eval.head_to_head import RANDOM, final_model, head_to_head
+
+    episodes = spec.envs[env].head_to_head
+    runs = {algo: [out / env / algo / f"seed_{seed}" for seed in spec.seeds] for algo in spec.algos}
+    runs = {a: [r for r in rs if run_status(r) == "finished"] for a, rs in runs.items()}
+    runs = {a: rs for a, rs in runs.items() if rs}
+    key = {"episodes": episodes, "models": {a: [str(final_model(r)) for r in rs] for a, rs in runs.items()}}
+    cache = out / env / "head_to_head.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return dict(saved["scores"])
+    scores: dict[str, dict[str, list[list[float]]]] = {}
+    algos = list(runs)
+    for i, x in enumerate(algos):
+        scores.setdefault(x, {})
+        for y in [*algos[i + 1 :], RANDOM]:
+            result = head_to_head(x, runs[x], y, runs.get(y, []), episodes=episodes)
+            scores[x][y] = result.scores.tolist()
+            if y != RANDOM:
+                scores.setdefault(y, {})[x] = (-result.scores.T).tolist()
+    write_text_atomically(cache, json.dumps({"key": key, "scores": scores}) + "\n")
+    return scores
+
+
+def _head_to_head_section(spec: StudySpec, env: str, out: Path, reps: int) -> list[str]:
+    from matrl.eval.head_to_head import RANDOM, HeadToHead
+
+    scores = head_to_head_scores(spec, env, out)
+    algos = list(scores)
+    lines = [
+        f"### Head-to-head ({spec.envs[env].head_to_head} games per seat pairing, seats balanced)",
+        "",
+        "Row algorithm against column algorithm: mean over seed pairs of the seat-balanced score (half the "
+        "return difference, averaged over both role assignments; > 0: the row wins), 95 % bootstrap interval "
+        "(seeds of both resampled), and the share of seed pairs the row wins.",
+        "",
+        "| | " + " | ".join([*algos, RANDOM]) + " | mean vs the others |",
+        "|" + "---|" * (len(algos) + 3),
+    ]
+    for x in algos:
+        cells, against_others = [], []
+        for y in [*algos, RANDOM]:
+            if y == x:
+                cells.append("0")
+                continue
+            result = HeadToHead(x, y, np.asarray(scores[x][y]))
+            low, high = result.interval(reps)
+            cells.append(f"{result.mean:+.3f} [{low:+.3f}, {high:+.3f}] ({result.win_share:.0%})")
+            if y != RANDOM:
+                against_others.append(result.mean)
+        overall = f"{np.mean(against_others):+.3f}" if against_others else "-"
+        lines.append(f"| {x} | " + " | ".join(cells) + f" | {overall} |")
+    return [*lines, ""]
 
 
 def _pairs(spec: StudySpec, scored: dict[str, Any]) -> list[tuple[str, str]]:
