@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from matrl.config import META_GAME_ALGOS, TrainConfig
+from matrl.algos import Variant, algo_spec
+from matrl.config import TrainConfig
 from matrl.envs.spec import ActionSpec
 from matrl.gametheory import diagnostics as diag
 from matrl.gametheory.forms import mean_game, resolve_form
@@ -64,8 +65,12 @@ class MATRL:
         self.config = config.validate()
         self.collector = collector
         self.n_agents = collector.n_agents
+        variant = algo_spec(config.algo).variant
+        if variant is None:
+            raise ValueError(f"algo={config.algo!r} is not on MATRL's code path; build it with matrl.algos")
+        self.variant: Variant = variant  # which steps of Algorithm 1 run: the ablations are flags
         # The fixed-rho algorithms (il-pp and the controls) estimate the meta-game for its diagnostics only.
-        self.meta_form = None if config.algo == "il" else resolve_form(config.meta.form, self.n_agents)
+        self.meta_form = resolve_form(config.meta.form, self.n_agents) if self.variant.meta_step else None
         seed_everything(config.seed)
         self.device = resolve_device(config.device)
         self.net = build_actor_critic(
@@ -94,7 +99,7 @@ class MATRL:
     # ------------------------------------------------------------------ Algorithm 1
     def iteration(self) -> IterationResult:
         """One pass of Algorithm 1; the networks end at the next iteration's current policies."""
-        algo = self.config.algo
+        variant = self.variant
         result = IterationResult()
         with self._timed(result, "collect"):
             batch = self.collect()
@@ -109,10 +114,10 @@ class MATRL:
             params_predicted = self._distribution_params(samples)
             logp_predicted = self.net.head.log_prob(params_predicted, samples.actions)
         result.metrics.update(_agent_stats("predict", predicted_stats))
-        if algo != "il":
+        if variant.meta_step:
             with self._timed(result, "metagame"):
                 payoffs = in_sample = self.meta_game(samples, logp_predicted)
-                if algo in META_GAME_ALGOS and self.config.meta.estimator != "in_sample":
+                if variant.rho == "nash" and self.config.meta.estimator != "in_sample":
                     payoffs = self.held_out_meta_game(samples, held_out, current, optimizer_before)
                     result.metrics.update(_held_out_columns(in_sample, payoffs))
             result.metrics.update(_payoff_columns(payoffs))
@@ -121,7 +126,7 @@ class MATRL:
             result.metrics.update({f"rho_{i}": float(r) for i, r in enumerate(rho)})
             with self._timed(result, "mixture"):
                 logp_bar = self.fixed_point(samples, logp_predicted, rho, current)
-            if algo != "matrl-nobr":
+            if variant.best_response:
                 with self._timed(result, "best_response"):
                     br_stats, weights = self.best_response(samples, logp_bar)
                 result.metrics.update(_agent_stats("br", br_stats))
@@ -296,14 +301,14 @@ class MATRL:
     def meta_strategy(self, payoffs: MetaGameEstimate | None, result: IterationResult) -> torch.Tensor:
         """rho, each agent's probability of keeping pi_i: a Nash equilibrium of the meta-game for MATRL, or
         fixed by the ablations and controls (il-pp 0; il-matched and keep 1; placebo 0/1 at random)."""
-        algo = self.config.algo
-        if algo in META_GAME_ALGOS:
+        rule = self.variant.rho
+        if rule == "nash":
             assert payoffs is not None
             return self.nash(payoffs, result)
-        if algo == "placebo":
+        if rule == "placebo":
             keep = self.selection_rng.random(self.n_agents) < self.config.meta.placebo_keep_rate
             return torch.tensor(keep.astype(np.float64))
-        keep_all = algo in ("il-matched", "keep")
+        keep_all = rule == "keep"
         return torch.full((self.n_agents,), 1.0 if keep_all else 0.0, dtype=torch.float64)
 
     def nash(self, payoffs: MetaGameEstimate, result: IterationResult) -> torch.Tensor:
@@ -328,12 +333,12 @@ class MATRL:
         With ``br_start='mixture'`` in ``policy`` mode, pibar stays the exact mixture of distributions, but
         each agent's best response starts from the interpolated weights, so that rho_i acts on its own step.
         """
-        if self.config.meta.mixture == "params" or self.config.algo == "matrl-nobr":
+        if self.config.meta.mixture == "params" or not self.variant.best_response:
             assert current is not None
             interpolate_parameters(self.net, current, self.net, rho)
             return self._log_prob(samples)
         logp_bar = mixture_log_prob(samples.logp, logp_predicted, rho)
-        if self.config.meta.br_start == "mixture" and self.config.algo != "il-matched":
+        if self.config.meta.br_start == "mixture" and self.variant.br_from_mixture:
             assert current is not None
             interpolate_parameters(self.net, current, self.net, rho)
         return logp_bar
@@ -424,11 +429,11 @@ class MATRL:
     def _needs_current_copy(self) -> bool:
         """pi's weights are needed after the predicted step has overwritten them by the params mixture, a best
         response that starts from the mixture, the cross-fitted estimator and the step-size diagnostics."""
-        return self.config.algo != "il"
+        return self.variant.meta_step
 
     def _optimizer_snapshot(self) -> dict[str, Any] | None:
         """The predicted step's optimiser state before the step (the cross-fitted folds start from it)."""
-        if self.config.algo in META_GAME_ALGOS and self.config.meta.estimator == "crossfit":
+        if self.variant.rho == "nash" and self.config.meta.estimator == "crossfit":
             return copy.deepcopy(self.predict_optimizer.state_dict())
         return None
 

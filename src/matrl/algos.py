@@ -19,6 +19,28 @@ from typing import Any, Final, Literal
 
 PolicyKind = Literal["actor_critic", "greedy_q", "deterministic_actor"]
 ActionKind = Literal["discrete", "continuous"]
+#: How an on-policy algorithm sets rho: a Nash equilibrium of the meta-game, or fixed (0 = switch to the
+#: predicted policy, 1 = keep the current one, or each agent keeping at random at a given rate).
+RhoRule = Literal["nash", "switch", "keep", "placebo"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Which steps of Algorithm 1 an algorithm on MATRL's code path runs: the paper's ablations are flags.
+
+    Attributes:
+        meta_step: steps 3-6 follow the predicted step (False: IL, whose predicted step is its update).
+        rho: how rho is set (`RhoRule`).
+        best_response: step 6 runs (False: MATRL w/o BR, whose new policy is the mixture itself).
+        br_from_mixture: with ``--meta.br-start mixture`` the best response starts from the interpolated
+            weights (False: it continues from the predicted ones, as the compute-matched IL control does).
+    """
+
+    meta_step: bool = True
+    rho: RhoRule = "nash"
+    best_response: bool = True
+    br_from_mixture: bool = True
+
 
 _MATRL: Final = "matrl.algorithm:MATRL"
 _BOTH: Final[frozenset[ActionKind]] = frozenset({"discrete", "continuous"})
@@ -31,7 +53,7 @@ class AlgoSpec:
     """One algorithm of the registry.
 
     Attributes:
-        summary: one line for help texts and `matrl algos`-style listings.
+        summary: one line for help texts and listings.
         learner: ``"module:attribute"`` of the learner class, built as ``cls(config, collector)``.
         policy: how a checkpoint's acting policy is rebuilt (`matrl.eval.evaluate.POLICY_BUILDERS`):
             ``actor_critic`` (MATRL's networks: sampled or greedy actions, cross-play), ``greedy_q``
@@ -40,7 +62,7 @@ class AlgoSpec:
         action_kinds: the action spaces it can act in.
         mixed_action_counts: agents with different ``Discrete(K_i)`` counts are handled (masked logits).
         ray: ``--rollout ray`` can collect for it.
-        meta_game: it estimates the meta-game and solves it for rho (the others fix rho or skip the game).
+        variant: for MATRL's code path, which of its steps run (None for the baselines).
         preset: TrainConfig fields it sets over an env's preset (`matrl.config.preset`).
     """
 
@@ -51,16 +73,21 @@ class AlgoSpec:
     action_kinds: frozenset[ActionKind]
     mixed_action_counts: bool = False
     ray: bool = False
-    meta_game: bool = False
+    variant: Variant | None = None
     preset: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def on_policy(self) -> bool:
         """MATRL's code path (`matrl.algorithm`): MATRL itself, its ablations and its controls."""
-        return self.learner == _MATRL
+        return self.variant is not None
+
+    @property
+    def meta_game(self) -> bool:
+        """It estimates the meta-game and solves it for rho (the others fix rho or skip the game)."""
+        return self.variant is not None and self.variant.rho == "nash"
 
 
-def _matrl_variant(summary: str, meta_game: bool = False) -> AlgoSpec:
+def _on_policy(summary: str, variant: Variant) -> AlgoSpec:
     return AlgoSpec(
         summary,
         _MATRL,
@@ -69,7 +96,7 @@ def _matrl_variant(summary: str, meta_game: bool = False) -> AlgoSpec:
         _BOTH,
         mixed_action_counts=True,
         ray=True,
-        meta_game=meta_game,
+        variant=variant,
     )
 
 
@@ -77,14 +104,19 @@ def _value_method(summary: str, cls: str) -> AlgoSpec:
     return AlgoSpec(summary, f"matrl.baselines.{cls}", "greedy_q", ("value",), frozenset({"discrete"}))
 
 
+NO_BR: Final = Variant(best_response=False)
+#: IL with MATRL's gradient steps: rho = 1 makes the "best response" more PPO steps on pi's data, continuing
+#: from the predicted weights.
+MATCHED: Final = Variant(rho="keep", br_from_mixture=False)
+
 ALGOS: Final[dict[str, AlgoSpec]] = {
-    "matrl": _matrl_variant("MATRL (Algorithm 1): predicted step, meta-game Nash rho, best response", True),
-    "il": _matrl_variant("independent PPO (one trust-region step per agent, no meta-game)"),
-    "il-pp": _matrl_variant("MATRL with rho = 0: predicted step then best response, no meta-game"),
-    "matrl-nobr": _matrl_variant("MATRL without the best response (the mixture is the new policy)", True),
-    "il-matched": _matrl_variant("IL with MATRL's gradient steps per iteration (compute-matched control)"),
-    "keep": _matrl_variant("rho = 1 for every agent (control: the best response starts from pi)"),
-    "placebo": _matrl_variant("random rho: each agent keeps pi at --meta.placebo-keep-rate (control)"),
+    "matrl": _on_policy("MATRL (Algorithm 1): predicted step, meta-game Nash rho, best response", Variant()),
+    "il": _on_policy("independent PPO (one trust-region step per agent)", Variant(meta_step=False)),
+    "il-pp": _on_policy("MATRL with rho = 0: predicted step then best response", Variant(rho="switch")),
+    "matrl-nobr": _on_policy("MATRL without the best response (the mixture is the new policy)", NO_BR),
+    "il-matched": _on_policy("IL with MATRL's gradient steps (compute-matched control)", MATCHED),
+    "keep": _on_policy("rho = 1 (control: the best response starts from pi)", Variant(rho="keep")),
+    "placebo": _on_policy("random rho at --meta.placebo-keep-rate (control)", Variant(rho="placebo")),
     "vdn": _value_method("VDN: sum of per-agent Q-values (discrete actions)", "vdn:VDN"),
     "qmix": _value_method("QMIX: monotonic mixing network (discrete actions)", "qmix:QMIX"),
     "qtran": _value_method("QTRAN: transformed joint action-value (discrete actions)", "qtran:QTRAN"),
