@@ -105,6 +105,28 @@ def parse_names(flag: str, text: str, allowed: Sequence[str], what: str) -> tupl
     return tuple(dict.fromkeys(names))
 
 
+def parse_env_ids(text: str) -> tuple[str, ...]:
+    """``--envs``: built-in ids, ``pettingzoo:PACKAGE.MODULE[:FACTORY]`` ids and entry-point names (order
+    kept, repeats dropped), or a one-line error. A name given to ``register_env`` in this process only is
+    refused: the trials run in Ray worker processes, whose registry lacks it."""
+    from matrl.envs.registry import check_env_id, registered_in_process
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"--envs {text!r} is empty; expected a comma-separated list of env ids")
+    for name in names:
+        try:
+            check_env_id(name)
+        except ValueError as err:
+            raise ValueError(f"--envs: {err}") from None
+        if registered_in_process(name):
+            raise ValueError(
+                f"--envs: env {name!r} is registered in this process only (register_env), and sweep trials "
+                "run in Ray workers; use pettingzoo:PACKAGE.MODULE:FACTORY or a matrl.envs entry point"
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def parse_seeds(text: str) -> tuple[int, ...]:
     """Seeds as ``0-9`` (inclusive range), ``0,2,5``, ``3`` or a mix (``0-2,7``); sorted, repeats dropped."""
     expected = "expected seeds like 0-9, 0,2,5 or 3 (integers >= 0; ranges LOW-HIGH with LOW <= HIGH)"
@@ -458,9 +480,7 @@ def sweep(
     `matrl.rollout.ray_collector.CONNECT_TIMEOUT_S`, and Ray must be installed (ImportError), before anything
     runs.
     """
-    from matrl.envs import ENV_IDS
-
-    env_ids = parse_names("--envs", envs, ENV_IDS, "env id")
+    env_ids = parse_env_ids(envs)
     algo_ids = parse_names("--algos", algos, ALGOS, "algorithm")
     seed_list = parse_seeds(seeds)
     if not cpus_per_run > 0:

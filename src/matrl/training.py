@@ -35,7 +35,7 @@ from matrl.algos import algo_spec, make_learner
 from matrl.config import TrainConfig
 from matrl.envs.matrix import ENV_ID as MATRIX_ENV_ID
 from matrl.envs.matrix import stage_payoffs, stage_regrets
-from matrl.envs.registry import env_capabilities, env_ids_with
+from matrl.envs.registry import env_capabilities, env_ids_with, is_third_party, worker_refusal
 from matrl.fileio import LOCK_FILE, RunLock, remove_stale_tmp, write_text_atomically
 from matrl.logging.metrics import MetricsLog
 from matrl.rollout.base import Collector
@@ -68,7 +68,7 @@ def make_collector(config: TrainConfig) -> Collector:
 
     MuJoCo and Pong copies are seeded from the run's seed (copy k gets seed + k; Pong uses it only for its
     optional no-op starts); the grid worlds are deterministic. Third-party PettingZoo envs are seeded the
-    same way (their first reset), in this process only.
+    same way (their first reset), in this process or in ``env_workers`` ones.
     """
     kwargs = dict(config.env_kwargs)
     capabilities = env_capabilities(config.env, config.env_kwargs)
@@ -77,9 +77,12 @@ def make_collector(config: TrainConfig) -> Collector:
     if capabilities.worker_processes:
         kwargs["num_workers"] = config.env_workers
     elif config.env_workers != 1:
+        refusal = worker_refusal(config.env) if is_third_party(config.env) else None
+        if refusal is not None:
+            raise ValueError(f"env_workers={config.env_workers} is not allowed for {config.env}: {refusal}")
         raise ValueError(
             f"env_workers={config.env_workers} is not allowed for {config.env}; worker processes are for "
-            f"the MuJoCo and Pong ids ({', '.join(env_ids_with('worker_processes'))})"
+            f"{', '.join(env_ids_with('worker_processes'))} and third-party PettingZoo envs"
         )
     if not capabilities.ray_rollout and config.rollout != "local":
         raise ValueError(

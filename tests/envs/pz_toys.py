@@ -102,3 +102,21 @@ def team(**kwargs: Any) -> Team:
         if key in kwargs:
             kwargs[key] = tuple(tuple(v) if isinstance(v, list) else v for v in kwargs[key])
     return Team(**kwargs)
+
+
+class Crashing(Team):
+    """A Team whose ``step`` raises at step ``crash_at`` (for the tests of errors in env worker processes)."""
+
+    def __init__(self, crash_at: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.crash_at = crash_at
+
+    def step(self, actions: dict[str, Any]) -> tuple[Any, ...]:
+        if self.t + 1 == self.crash_at:
+            raise RuntimeError(f"team env crashed at step {self.crash_at}")
+        return super().step(actions)
+
+
+def crashing(**kwargs: Any) -> Crashing:
+    """Factory of :class:`Crashing`."""
+    return Crashing(**kwargs)

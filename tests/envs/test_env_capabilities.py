@@ -79,7 +79,10 @@ def test_third_party_flags_match_the_adapter() -> None:
     assert core.snapshots is flags.snapshots is False
     with pytest.raises(NotImplementedError):
         core.state_dict()
-    with pytest.raises(ValueError, match="num_workers=2 is not allowed for team_caps"):
+    assert flags.worker_processes and flags.frames  # team is a module-level function: workers rebuild it
+    env_registry._REGISTERED["team_caps"] = lambda **kwargs: team(**kwargs)
+    assert not env_capabilities("team_caps").worker_processes
+    with pytest.raises(ValueError, match="num_workers=2 is not allowed for team_caps: its factory"):
         make_vector_env("team_caps", 2, num_workers=2)
 
 

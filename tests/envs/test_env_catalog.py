@@ -37,9 +37,10 @@ def rows(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, list[str]]
     """`matrl envs` output: id -> its cells (split on runs of two or more spaces)."""
     main(["envs", *args])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["id", "agents", "observations", "actions", "source", "note"]
-    assert lines[-1].startswith("pettingzoo:PACKAGE.MODULE[:FACTORY]")
-    table = [[c.strip() for c in line.split("  ") if c.strip()] for line in lines[1:-1]]
+    assert lines[0].split() == ["id", "agents", "observations", "actions", "supports", "source", "note"]
+    hints = [i for i, line in enumerate(lines) if line.startswith("pettingzoo:PACKAGE.MODULE[:FACTORY]")]
+    assert hints, lines[-3:]  # after the table: how to name any PettingZoo env (and other sources)
+    table = [[c.strip() for c in line.split("  ") if c.strip()] for line in lines[1 : hints[0]]]
     return {cells[0]: cells[1:] for cells in table}
 
 
@@ -49,14 +50,18 @@ def test_built_in_ids_show_their_spaces_and_user_ids_are_not_built(
     listed = rows(capsys)
     assert list(listed)[:4] == ["checkers_v0", "switch2_v0", "switch4_v0", "matrix_v0"]
     assert set(env_registry.ENV_IDS) | {"team_listed", "broken_listed", "team_point"} == set(listed)
-    assert listed["checkers_v0"] == ["2", "Box(11,) float32", "Discrete(5)", "grid world"]
-    assert listed["switch4_v0"] == ["4", "Box(2,) float32", "Discrete(5)", "grid world"]
+    assert listed["checkers_v0"] == ["2", "Box(11,) float32", "Discrete(5)", "snapshots,frames", "grid world"]
+    assert listed["switch4_v0"] == ["4", "Box(2,) float32", "Discrete(5)", "snapshots,frames", "grid world"]
+    assert listed["matrix_v0"][3] == "snapshots"
+    assert listed["hopper_3x1"][3] == "snapshots,workers"
     assert listed["matrix_v0"][:3] == ["2", "Box(1,) float32", "Discrete(2)"]
     pong = listed["pong_v3"]
     pong_spaces = ["2", "Box(3, 84, 84) uint8 image", "Discrete(6)"]
     assert pong[:3] == pong_spaces or pong[-1].startswith("cannot build here")  # without ROMs
-    assert listed["team_listed"] == ["?", UNKNOWN, UNKNOWN, "register_env", "matrl envs --build builds it"]
-    assert listed["team_point"][:4] == ["?", UNKNOWN, UNKNOWN, "entry point pz_toys:team"]
+    unbuilt = ["?", UNKNOWN, UNKNOWN, "workers,frames?"]
+    assert listed["team_listed"] == [*unbuilt, "register_env", "matrl envs --build builds it"]
+    assert listed["team_point"][:5] == [*unbuilt, "entry point pz_toys:team"]
+    assert listed["broken_listed"][3] == "frames?"  # a lambda: no worker can rebuild it
 
 
 def test_build_reads_user_envs_and_a_broken_one_is_a_note(capsys: pytest.CaptureFixture[str]) -> None:
@@ -65,11 +70,12 @@ def test_build_reads_user_envs_and_a_broken_one_is_a_note(capsys: pytest.Capture
         "2",
         "Box(3,) float32 x1, Box(5,) float32 x1",
         "Discrete(2) x1, Discrete(4) x1",
+        "workers",  # the toy has no rgb_array render mode
         "register_env",
     ]
     assert listed["team_point"][:3] == listed["team_listed"][:3]
     broken = listed["broken_listed"]
-    assert broken[:3] == ["?", UNKNOWN, UNKNOWN]
+    assert broken[:4] == ["?", UNKNOWN, UNKNOWN, "frames?"]
     expected = "cannot build here: ValueError: env 'broken_listed': its factory returned object"
     assert broken[-1].startswith(expected)
     assert listed["checkers_v0"][0] == "2"  # the broken env hides no other row

@@ -162,7 +162,7 @@ def test_parallel_env_spaces_rewards_and_episode_end() -> None:
 def test_no_frames(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unsupported render_mode 'rgb_array'; allowed: None$"):
         make_env("matrix_v0", render_mode="rgb_array")
-    with pytest.raises(ValueError, match=r"no frames for env id 'matrix_v0'; grid worlds only"):
+    with pytest.raises(ValueError, match=r"no frames for env id 'matrix_v0': it draws no rgb_array frames"):
         record_episode("matrix_v0", tmp_path / "m.gif")
     env = make_env("matrix_v0")
     env.reset()

@@ -3,6 +3,10 @@
 A built-in id is built once (one copy, under a second each) to read its spaces, so the table cannot drift
 from the code. A registered or entry-point id is built only when asked (``build=True``): its factory is the
 user's and may be slow or need a device, so it shows "unknown until built" otherwise.
+
+The ``supports`` column is read from the id's capability flags (`matrl.envs.registry.env_capabilities`):
+``snapshots`` (exact ``--resume``), ``workers`` (``--env-workers``), ``frames`` (``matrl render``; for a
+third-party env ``frames?`` until it is built and its render modes are known), ``-`` for none.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from matrl.envs.registry import (
     GRID_ENV_IDS,
     MUJOCO_ENV_IDS,
     PONG_ENV_IDS,
+    env_capabilities,
     env_ids,
+    is_third_party,
     make_env,
 )
 
@@ -39,6 +45,7 @@ class EnvSummary:
     observations: str = UNKNOWN
     actions: str = UNKNOWN
     note: str = ""
+    supports: str = "-"
 
 
 def space_kind(space: Any) -> str:
@@ -82,24 +89,42 @@ _NOTES = {
 }
 
 
+def supports(env_id: str, render_modes: list[str] | None = None) -> str:
+    """The ``supports`` cell: the id's snapshot, worker and frame flags (``render_modes`` of a built
+    third-party env decide its frames)."""
+    try:
+        flags = env_capabilities(env_id)
+    except ValueError:
+        return "-"
+    frames = "frames" if flags.frames else ""
+    if flags.frames and is_third_party(env_id):
+        frames = "frames?" if render_modes is None else ("frames" if "rgb_array" in render_modes else "")
+    names = ["snapshots" if flags.snapshots else "", "workers" if flags.worker_processes else "", frames]
+    return ",".join(name for name in names if name) or "-"
+
+
 def describe(env_id: str, build: bool | None = None) -> EnvSummary:
     """The summary of one id; ``build`` None builds only the built-in ids. A failed build is a note (one
     line), not an error, so one broken env does not hide the others."""
     source = _source(env_id)
     if not (env_id in ENV_IDS if build is None else build):
-        return EnvSummary(env_id, source, note="matrl envs --build builds it")
+        return EnvSummary(env_id, source, note="matrl envs --build builds it", supports=supports(env_id))
     try:
         env = make_env(env_id)
     except Exception as err:  # any env can fail to build (a missing package, a ROM, the user's code)
         text = " ".join(str(err).split())[:200]
-        return EnvSummary(env_id, source, note=f"cannot build here: {type(err).__name__}: {text}")
+        note = f"cannot build here: {type(err).__name__}: {text}"
+        return EnvSummary(env_id, source, note=note, supports=supports(env_id))
     try:
         agents = list(env.possible_agents)
         observations = _per_agent([space_kind(env.observation_space(a)) for a in agents])
         actions = _per_agent([space_kind(env.action_space(a)) for a in agents])
+        modes = list(getattr(env, "metadata", {}).get("render_modes", []))
     finally:
         env.close()
-    return EnvSummary(env_id, source, len(agents), observations, actions, _NOTES.get(env_id, ""))
+    return EnvSummary(
+        env_id, source, len(agents), observations, actions, _NOTES.get(env_id, ""), supports(env_id, modes)
+    )
 
 
 def summaries(build: bool | None = None) -> list[EnvSummary]:
@@ -109,9 +134,17 @@ def summaries(build: bool | None = None) -> list[EnvSummary]:
 
 def format_table(rows: list[EnvSummary]) -> str:
     """An aligned plain-text table (one line per id), readable in a terminal and by ``grep``."""
-    header = ("id", "agents", "observations", "actions", "source", "note")
+    header = ("id", "agents", "observations", "actions", "supports", "source", "note")
     cells = [
-        (r.env_id, "?" if r.agents is None else str(r.agents), r.observations, r.actions, r.source, r.note)
+        (
+            r.env_id,
+            "?" if r.agents is None else str(r.agents),
+            r.observations,
+            r.actions,
+            r.supports,
+            r.source,
+            r.note,
+        )
         for r in rows
     ]
     widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]

@@ -183,6 +183,23 @@ class ParallelEnvVectorCore(BatchedCore):
         del state
         self.state_dict()
 
+    def pack_observations(self, observations: Mapping[Any, Any]) -> NDArray[np.float32]:
+        """One copy's observation dict (as ``env.reset``/``env.step`` give it) as this core's rows
+        (n_agents, obs_dim): flattened, zero-padded, the one-hot id appended; absent agents' rows are zeros
+        (a policy trained on this core can then act in a copy stepped outside it, e.g. `matrl render`)."""
+        rows = np.zeros((self.n_agents, self.obs_dim), dtype=np.float32)
+        if self.one_hot_agent_id:
+            rows[:, -self.n_agents :] = np.eye(self.n_agents, dtype=np.float32)
+        for agent, value in observations.items():
+            rows[self._agent_index(agent, 0), : self._width] = self._flat_obs(value, agent)
+        return rows
+
+    def unpack_actions(self, actions: ArrayLike, agents: Sequence[Any]) -> dict[Any, Any]:
+        """One copy's action row (n_agents,) or (n_agents, dim) as the dict ``env.step`` takes for
+        ``agents``: an int per discrete agent, a Box agent's real entries in its own shape."""
+        row = np.asarray(actions)[None]
+        return {agent: self._env_action(row, 0, self._agent_index(agent, 0)) for agent in agents}
+
     def close(self) -> None:
         """Close every copy."""
         for env in self.envs:

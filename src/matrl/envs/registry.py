@@ -23,7 +23,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import pickle
 import re
+import sys
 from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import metadata
@@ -81,9 +83,14 @@ class EnvCapabilities:
     """The core takes a ``seed`` kwarg (copy k is first reset with seed + k); False: the game is
     deterministic and takes no seed."""
     frames: bool
-    """It draws RGB frames (``make_env(..., render_mode="rgb_array")``)."""
+    """It draws RGB frames (``make_env(..., render_mode="rgb_array")``); a third-party env is asked for them
+    (its factory gets ``render_mode="rgb_array"``) and refused in one line when its metadata's
+    ``render_modes`` lack ``rgb_array``."""
     worker_processes: bool
-    """``num_workers`` > 1 (``--env-workers``) shards its copies over processes (SubprocessVectorCore)."""
+    """``num_workers`` > 1 (``--env-workers``) shards its copies over processes (SubprocessVectorCore); a
+    third-party id has it when a spawned worker can rebuild its factory (always for ``pettingzoo:`` ids and
+    entry points; for a :func:`register_env` name when its factory pickles by reference, e.g. a function of
+    an importable module, not a lambda or a local function)."""
     image_obs: bool
     """Observations are uint8 images (``obs_shape`` (C, H, W), flattened); networks default to a CNN."""
     action_kind: Literal["discrete", "continuous"] | None
@@ -116,12 +123,13 @@ _CAPABILITIES: dict[str, EnvCapabilities] = {
         dataclasses.replace(_GRID_CAPABILITIES, seeding=True, worker_processes=True, image_obs=True),
     ),
 }
-#: Any PettingZoo env behind the adapter: seeded through its first reset, no snapshots, in this process only.
+#: Any PettingZoo env behind the adapter: seeded through its first reset, no snapshots, frames when it draws
+#: ``rgb_array``, worker processes when a worker can rebuild its factory.
 THIRD_PARTY_CAPABILITIES = EnvCapabilities(
     snapshots=False,
     seeding=True,
-    frames=False,
-    worker_processes=False,
+    frames=True,
+    worker_processes=True,
     image_obs=False,
     action_kind=None,
     ray_rollout=False,
@@ -162,6 +170,12 @@ def env_ids() -> tuple[str, ...]:
     return (*ENV_IDS, *dict.fromkeys([*_REGISTERED, *points]))
 
 
+def registered_in_process(env_id: str) -> bool:
+    """Whether ``env_id`` was given to :func:`register_env` in this process (so another process, such as a
+    Ray worker, does not know it unless an entry point names it too)."""
+    return isinstance(env_id, str) and env_id in _REGISTERED
+
+
 def is_third_party(env_id: str) -> bool:
     """Whether ``env_id`` is stepped through the PettingZoo adapter (a module id or a registered name)."""
     if not isinstance(env_id, str) or env_id in ENV_IDS:
@@ -186,13 +200,45 @@ def env_capabilities(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -
     """The flags of ``env_id`` (one-line ValueError for an unknown id, as :func:`check_env_id`).
 
     ``env_kwargs`` are the run's env kwargs, for flags that may depend on them; no flag of a registered id
-    does today, and a third-party id's action kind is known only once it is built.
+    does today, and a third-party id's action kind is known only once it is built. A :func:`register_env`
+    name whose factory a worker process cannot rebuild has ``worker_processes`` False.
     """
     del env_kwargs
     if isinstance(env_id, str) and env_id in _CAPABILITIES:
         return _CAPABILITIES[env_id]
     check_env_id(env_id)
+    if env_id in _REGISTERED and worker_refusal(env_id) is not None:
+        return dataclasses.replace(THIRD_PARTY_CAPABILITIES, worker_processes=False)
     return THIRD_PARTY_CAPABILITIES
+
+
+def worker_refusal(env_id: str) -> str | None:
+    """Why a spawned worker process cannot rebuild a :func:`register_env` factory, or None when it can.
+
+    A worker starts with a fresh interpreter: ``pettingzoo:`` ids and entry points are imported again there,
+    while a registered factory is sent pickled, which works by reference for a module-level function or class
+    of an importable module (the script run as ``__main__`` included) and by value for a picklable object, but
+    not for a lambda, a local function or a function typed into an interactive session.
+    """
+    factory = _REGISTERED.get(env_id)
+    if factory is None:
+        return None
+    hint = "register a module-level function, or use pettingzoo:PACKAGE.MODULE:FACTORY or an entry point"
+    try:
+        pickle.dumps(factory, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as err:  # what fails to pickle raises anything (PicklingError, AttributeError, ...)
+        why = f"{type(err).__name__}: {' '.join(str(err).split())}"
+        return f"its factory {_name(factory)} cannot be sent to a worker process ({why}); {hint}"
+    main = sys.modules["__main__"]
+    if getattr(factory, "__module__", None) == "__main__" and not getattr(main, "__file__", None):
+        return (
+            f"its factory {_name(factory)} is defined in an interactive session, unknown to workers; {hint}"
+        )
+    return None
+
+
+def _name(factory: Callable[..., Any]) -> str:
+    return f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', type(factory).__name__)}"
 
 
 def env_ids_with(flag: str) -> tuple[str, ...]:
@@ -279,9 +325,15 @@ def _build_parallel_env(env_id: str, factory: Callable[..., Any], kwargs: dict[s
     return env
 
 
-def third_party_core(env_id: str, num_envs: int, **kwargs: Any) -> ParallelEnvVectorCore:
-    """``num_envs`` copies of a third-party env behind the adapter; kwargs as in the module docstring."""
-    factory = _third_party_factory(env_id)
+def third_party_core(
+    env_id: str, num_envs: int, *, factory: Callable[..., Any] | None = None, **kwargs: Any
+) -> ParallelEnvVectorCore:
+    """``num_envs`` copies of a third-party env behind the adapter; kwargs as in the module docstring.
+
+    ``factory`` is the id's factory when the caller has it already (a worker process is sent a registered
+    one, which its own registry lacks); otherwise it is looked up (imported) here.
+    """
+    factory = _third_party_factory(env_id) if factory is None else factory
     adapter = {name: kwargs.pop(name) for name in ADAPTER_KWARGS if name in kwargs}
     make = partial(_build_parallel_env, env_id, factory, kwargs)
     return ParallelEnvVectorCore([make] * num_envs, **adapter)
@@ -381,12 +433,19 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
     factory's kwargs and the adapter's ``seed`` and ``one_hot_agent_id``.
     """
     if num_workers != 1 and not env_capabilities(env_id).worker_processes:
-        where = " (third-party envs step in this process)" if is_third_party(env_id) else ""
+        if is_third_party(env_id):
+            raise ValueError(
+                f"num_workers={num_workers} is not allowed for {env_id}: {worker_refusal(env_id)}"
+            )
         raise ValueError(
-            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for MuJoCo and "
-            f"Pong{where}"
+            f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for "
+            f"{', '.join(env_ids_with('worker_processes'))} and third-party PettingZoo envs"
         )
     if is_third_party(env_id):
+        if num_workers > 1:
+            # A worker imports a pettingzoo:/entry-point id itself; a registered factory travels pickled.
+            shard = partial(third_party_core, env_id, factory=_REGISTERED.get(env_id))
+            return SubprocessVectorCore(shard, num_envs, num_workers, **kwargs)
         return third_party_core(env_id, num_envs, **kwargs)
     if isinstance(env_id, str) and env_id in _MUJOCO:
         from matrl.envs.mamujoco import MaMuJoCoCore

@@ -42,7 +42,7 @@ from matrl.algos import algo_names, algo_spec
 from matrl.checkpoint import list_models, load_model, model_info
 from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
-from matrl.envs.registry import env_capabilities
+from matrl.envs.registry import env_capabilities, is_third_party
 from matrl.fileio import write_atomically, write_text_atomically
 from matrl.learners.actor_critic import ActorCritic
 
@@ -189,6 +189,11 @@ def game_core(config: TrainConfig, episodes: int, seed: int, max_steps: int | No
     limit; closed on exit. One-line error for an env that is not two-player."""
     kwargs = dict(config.env_kwargs)
     if max_steps is not None:
+        if is_third_party(config.env):
+            raise ValueError(
+                f"max_steps={max_steps} is not allowed for {config.env}: a PettingZoo env's episode length "
+                "is its own env kwarg (e.g. mpe2's max_cycles), fixed by the run's env kwargs"
+            )
         kwargs["max_steps"] = max_steps
     if env_capabilities(config.env, config.env_kwargs).seeding:
         kwargs["seed"] = seed
@@ -255,7 +260,9 @@ def play_games(
         params = net.distribution_params(torch.from_numpy(obs).transpose(0, 1))
         actions = net.head.mode(params) if greedy else net.head.sample(params, generator)
         if random_seat is not None:
-            actions[random_seat] = torch.randint(core.action_spec.n, (n,), generator=uniform)
+            counts = core.action_spec.counts  # agents with different action counts draw from their own
+            k = counts[random_seat] if counts else core.action_spec.n
+            actions[random_seat] = torch.randint(k, (n,), generator=uniform)
         result = core.step(net.head.env_action(actions.transpose(0, 1).numpy()))
         newly = result.episode_over & ~finished
         returns[newly] = result.episode_return[newly]

@@ -15,6 +15,7 @@ from matrl.algos import PolicyKind, algo_spec
 from matrl.checkpoint import load_model
 from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
+from matrl.envs.registry import is_third_party, third_party_core
 from matrl.envs.spec import ActionSpec
 from matrl.learners.actor_critic import ActorCritic
 
@@ -152,6 +153,8 @@ def checkpoint_policy(
     policy, config, iteration, _ = load_policy(path)
     generator = torch.Generator().manual_seed(seed)
     agents: list[str] = []
+    if is_third_party(config.env):
+        return _adapter_policy(policy, config, seed, greedy), config, iteration
 
     @torch.no_grad()
     def act(observations: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -174,6 +177,24 @@ def checkpoint_policy(
         }
 
     return act, config, iteration
+
+
+def _adapter_policy(
+    policy: Any, config: TrainConfig, seed: int, greedy: bool
+) -> Callable[[Mapping[str, np.ndarray]], dict[str, Any]]:
+    """`checkpoint_policy` of a third-party env: its raw observations packed as the PettingZoo adapter packs
+    them in training (padded, one-hot id) and the padded actions cut back to each agent's space."""
+    generator = torch.Generator().manual_seed(seed)
+    core = third_party_core(config.env, 1, **config.env_kwargs)
+    core.close()  # only its packing is used: the spaces of one copy
+
+    @torch.no_grad()
+    def act(observations: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        rows = core.pack_observations(observations)[None]
+        actions = policy.env_actions(rows, greedy, generator)[0]
+        return core.unpack_actions(actions, list(observations))
+
+    return act
 
 
 def _section(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
