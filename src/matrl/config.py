@@ -79,6 +79,22 @@ class PPOConfig:
     """Samples per forward/backward pass: a larger (mini)batch sums its gradient over chunks of this size (the
     same gradient up to rounding, less memory; for CNNs). None: the whole minibatch in one pass."""
 
+    def validate(self, batch_size: int) -> None:
+        """One ValueError line for the first bad value of this section (minibatches need the batch size)."""
+        p = self
+        for name in ("lr", "clip_ratio"):
+            _check(getattr(p, name) > 0, f"ppo.{name}", getattr(p, name), "> 0")
+        for name in ("policy_coef", "value_coef", "entropy_coef", "kl_coef"):
+            _check(getattr(p, name) >= 0, f"ppo.{name}", getattr(p, name), ">= 0")
+        _check(p.update_iters >= 1, "ppo.update_iters", p.update_iters, ">= 1")
+        _check(1 <= p.minibatches <= batch_size, "ppo.minibatches", p.minibatches, "in 1..batch_size")
+        _check(0 < p.gamma <= 1, "ppo.gamma", p.gamma, "in (0, 1]")
+        _check(0 <= p.lam <= 1, "ppo.lam", p.lam, "in [0, 1]")
+        for name, value in (("ppo.target_kl", p.target_kl), ("ppo.value_clip", p.value_clip)):
+            _check(value is None or value > 0, name, value, "> 0 or None")
+        _check(p.max_grad_norm is None or p.max_grad_norm > 0, "ppo.max_grad_norm", p.max_grad_norm, "> 0")
+        _check(p.grad_chunk is None or p.grad_chunk >= 1, "ppo.grad_chunk", p.grad_chunk, ">= 1 or None")
+
 
 @dataclass(frozen=True)
 class CNNConfig:
@@ -93,6 +109,20 @@ class CNNConfig:
     """Stride of each conv layer."""
     activation: ConvActivation = "leaky_relu"
     """After each conv layer (``none``: linear convs, as in the original code)."""
+
+    def validate(self) -> None:
+        """One ValueError line for the first bad value of this section."""
+        c = self
+        _check(
+            len(c.channels) == len(c.kernels) == len(c.strides) >= 1,
+            "cnn.channels",
+            c.channels,
+            f"as many layers as cnn.kernels={c.kernels} and cnn.strides={c.strides} (at least one)",
+        )
+        for name in ("channels", "kernels", "strides"):
+            _check(all(v >= 1 for v in getattr(c, name)), f"cnn.{name}", getattr(c, name), "values >= 1")
+        options = get_args(ConvActivation)
+        _check(c.activation in options, "cnn.activation", c.activation, f"one of {options}")
 
 
 @dataclass(frozen=True)
@@ -132,6 +162,32 @@ class MetaConfig:
     diagnostic), ``samples`` (payoffs evaluated from the samples at any profile, any n; its own verified
     solver, `nash_method` unused), ``auto``: the table up to 8 agents, the samples above."""
 
+    def validate(self) -> None:
+        """One ValueError line for the first bad value of this section (the crossfit estimator's need for
+        env copies is checked by `TrainConfig.validate`, which knows num_envs)."""
+        m = self
+        _check(m.br_lr > 0, "meta.br_lr", m.br_lr, "> 0")
+        _check(m.br_iters >= 1, "meta.br_iters", m.br_iters, ">= 1")
+        _check(0 < m.br_importance_clip < 1, "meta.br_importance_clip", m.br_importance_clip, "in (0, 1)")
+        _check(
+            m.meta_ratio_clip is None or 0 < m.meta_ratio_clip < 1,
+            "meta.meta_ratio_clip",
+            m.meta_ratio_clip,
+            "in (0, 1) or None",
+        )
+        _check(0 < m.fresh_fraction <= 1, "meta.fresh_fraction", m.fresh_fraction, "in (0, 1]")
+        _check(0 <= m.placebo_keep_rate <= 1, "meta.placebo_keep_rate", m.placebo_keep_rate, "in [0, 1]")
+        for name, allowed in (
+            ("nash_method", NashMethod),
+            ("selection", Selection),
+            ("mixture", MixtureMode),
+            ("estimator", Estimator),
+            ("br_start", BRStart),
+            ("form", MetaForm),
+        ):
+            options = get_args(allowed)
+            _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")
+
 
 @dataclass(frozen=True)
 class ValueConfig:
@@ -168,6 +224,21 @@ class ValueConfig:
     qtran_nopt_coef: float = 0.1
     """QTRAN weight of L_nopt (PyMARL: 0.1)."""
 
+    def validate(self) -> None:
+        """One ValueError line for the first bad value of this section."""
+        v = self
+        for name in ("lr", "max_grad_norm", "epsilon_anneal_steps", "mixer_embed"):
+            _check(getattr(v, name) > 0, f"value.{name}", getattr(v, name), "> 0")
+        for name in ("buffer_size", "batch_size", "steps_per_update", "target_update_interval"):
+            _check(getattr(v, name) >= 1, f"value.{name}", getattr(v, name), ">= 1")
+        _check(v.batch_size <= v.buffer_size, "value.batch_size", v.batch_size, "<= value.buffer_size")
+        _check(v.warmup_steps >= 0, "value.warmup_steps", v.warmup_steps, ">= 0")
+        for name in ("epsilon_start", "epsilon_end"):
+            _check(0 <= getattr(v, name) <= 1, f"value.{name}", getattr(v, name), "in [0, 1]")
+        for name in ("qtran_opt_coef", "qtran_nopt_coef"):
+            _check(getattr(v, name) >= 0, f"value.{name}", getattr(v, name), ">= 0")
+        _check(0 < v.gamma <= 1, "value.gamma", v.gamma, "in (0, 1]")
+
 
 @dataclass(frozen=True)
 class MADDPGConfig:
@@ -199,6 +270,20 @@ class MADDPGConfig:
     """Weight of the actors' squared pre-activation penalty (the MADDPG code: 0.001)."""
     gamma: float = 0.99
     """Discount factor (Table 5: 0.99)."""
+
+    def validate(self) -> None:
+        """One ValueError line for the first bad value of this section."""
+        d = self
+        _check(len(d.hidden) >= 1 and all(h >= 1 for h in d.hidden), "maddpg.hidden", d.hidden, "widths >= 1")
+        for name in ("actor_lr", "critic_lr", "max_grad_norm"):
+            _check(getattr(d, name) > 0, f"maddpg.{name}", getattr(d, name), "> 0")
+        for name in ("buffer_size", "batch_size", "update_every", "updates_per_round"):
+            _check(getattr(d, name) >= 1, f"maddpg.{name}", getattr(d, name), ">= 1")
+        _check(d.batch_size <= d.buffer_size, "maddpg.batch_size", d.batch_size, "<= maddpg.buffer_size")
+        for name in ("warmup_steps", "exploration_noise", "action_reg"):
+            _check(getattr(d, name) >= 0, f"maddpg.{name}", getattr(d, name), ">= 0")
+        _check(0 < d.tau <= 1, "maddpg.tau", d.tau, "in (0, 1]")
+        _check(0 < d.gamma <= 1, "maddpg.gamma", d.gamma, "in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -305,9 +390,7 @@ class TrainConfig:
         _check(
             all(h >= 1 for h in self.hidden) and len(self.hidden) >= 1, "hidden", self.hidden, "widths >= 1"
         )
-        p, m = self.ppo, self.meta
-        for name in ("lr", "clip_ratio"):
-            _check(getattr(p, name) > 0, f"ppo.{name}", getattr(p, name), "> 0")
+        self.ppo.validate(self.batch_size)
         _check(
             self.env_workers <= self.num_envs, "env_workers", self.env_workers, f"<= num_envs={self.num_envs}"
         )
@@ -326,60 +409,20 @@ class TrainConfig:
         )
         devices = get_args(Device)
         _check(self.device in devices, "device", self.device, f"one of {', '.join(devices)}")
-        for name in ("policy_coef", "value_coef", "entropy_coef", "kl_coef"):
-            _check(getattr(p, name) >= 0, f"ppo.{name}", getattr(p, name), ">= 0")
-        _check(p.update_iters >= 1, "ppo.update_iters", p.update_iters, ">= 1")
-        _check(1 <= p.minibatches <= self.batch_size, "ppo.minibatches", p.minibatches, "in 1..batch_size")
-        _check(0 < p.gamma <= 1, "ppo.gamma", p.gamma, "in (0, 1]")
-        _check(0 <= p.lam <= 1, "ppo.lam", p.lam, "in [0, 1]")
-        for name, value in (("ppo.target_kl", p.target_kl), ("ppo.value_clip", p.value_clip)):
-            _check(value is None or value > 0, name, value, "> 0 or None")
-        _check(p.max_grad_norm is None or p.max_grad_norm > 0, "ppo.max_grad_norm", p.max_grad_norm, "> 0")
-        _check(p.grad_chunk is None or p.grad_chunk >= 1, "ppo.grad_chunk", p.grad_chunk, ">= 1 or None")
         _check(self.network in get_args(Network), "network", self.network, f"one of {get_args(Network)}")
-        c = self.cnn
-        _check(
-            len(c.channels) == len(c.kernels) == len(c.strides) >= 1,
-            "cnn.channels",
-            c.channels,
-            f"as many layers as cnn.kernels={c.kernels} and cnn.strides={c.strides} (at least one)",
-        )
-        for name in ("channels", "kernels", "strides"):
-            _check(all(v >= 1 for v in getattr(c, name)), f"cnn.{name}", getattr(c, name), "values >= 1")
-        options = get_args(ConvActivation)
-        _check(c.activation in options, "cnn.activation", c.activation, f"one of {options}")
+        self.cnn.validate()
         _check(
             not (self.obs_norm and self.network == "cnn"),
             "obs_norm",
             self.obs_norm,
             "False with network='cnn' (pixels are scaled by 1/255)",
         )
-        _check(m.br_lr > 0, "meta.br_lr", m.br_lr, "> 0")
-        _check(m.br_iters >= 1, "meta.br_iters", m.br_iters, ">= 1")
-        _check(0 < m.br_importance_clip < 1, "meta.br_importance_clip", m.br_importance_clip, "in (0, 1)")
-        _check(
-            m.meta_ratio_clip is None or 0 < m.meta_ratio_clip < 1,
-            "meta.meta_ratio_clip",
-            m.meta_ratio_clip,
-            "in (0, 1) or None",
-        )
-        _check(0 < m.fresh_fraction <= 1, "meta.fresh_fraction", m.fresh_fraction, "in (0, 1]")
-        _check(0 <= m.placebo_keep_rate <= 1, "meta.placebo_keep_rate", m.placebo_keep_rate, "in [0, 1]")
-        for name, allowed in (
-            ("nash_method", NashMethod),
-            ("selection", Selection),
-            ("mixture", MixtureMode),
-            ("estimator", Estimator),
-            ("br_start", BRStart),
-            ("form", MetaForm),
-        ):
-            options = get_args(allowed)
-            _check(getattr(m, name) in options, f"meta.{name}", getattr(m, name), f"one of {options}")
-        if self.algo in META_GAME_ALGOS and m.estimator == "crossfit":
+        self.meta.validate()
+        if self.algo in META_GAME_ALGOS and self.meta.estimator == "crossfit":
             _check(
                 self.num_envs >= 2,
                 "meta.estimator",
-                m.estimator,
+                self.meta.estimator,
                 f"'in_sample' or 'fresh' with num_envs={self.num_envs} (crossfit splits the env copies into "
                 "2 folds, so it needs num_envs >= 2)",
             )
@@ -388,7 +431,8 @@ class TrainConfig:
 
         check_env_kwargs(self.env, self.env_kwargs)
         self._validate_rollout()
-        self._validate_baselines()
+        self.value.validate()
+        self.maddpg.validate()
         _validate_finite(self)
         return self
 
@@ -433,30 +477,6 @@ class TrainConfig:
             self.address,
             "'auto', HOST:PORT or None",
         )
-
-    def _validate_baselines(self) -> None:
-        v, d = self.value, self.maddpg
-        for name in ("lr", "max_grad_norm", "epsilon_anneal_steps", "mixer_embed"):
-            _check(getattr(v, name) > 0, f"value.{name}", getattr(v, name), "> 0")
-        for name in ("buffer_size", "batch_size", "steps_per_update", "target_update_interval"):
-            _check(getattr(v, name) >= 1, f"value.{name}", getattr(v, name), ">= 1")
-        _check(v.batch_size <= v.buffer_size, "value.batch_size", v.batch_size, "<= value.buffer_size")
-        _check(v.warmup_steps >= 0, "value.warmup_steps", v.warmup_steps, ">= 0")
-        for name in ("epsilon_start", "epsilon_end"):
-            _check(0 <= getattr(v, name) <= 1, f"value.{name}", getattr(v, name), "in [0, 1]")
-        for name in ("qtran_opt_coef", "qtran_nopt_coef"):
-            _check(getattr(v, name) >= 0, f"value.{name}", getattr(v, name), ">= 0")
-        _check(0 < v.gamma <= 1, "value.gamma", v.gamma, "in (0, 1]")
-        _check(len(d.hidden) >= 1 and all(h >= 1 for h in d.hidden), "maddpg.hidden", d.hidden, "widths >= 1")
-        for name in ("actor_lr", "critic_lr", "max_grad_norm"):
-            _check(getattr(d, name) > 0, f"maddpg.{name}", getattr(d, name), "> 0")
-        for name in ("buffer_size", "batch_size", "update_every", "updates_per_round"):
-            _check(getattr(d, name) >= 1, f"maddpg.{name}", getattr(d, name), ">= 1")
-        _check(d.batch_size <= d.buffer_size, "maddpg.batch_size", d.batch_size, "<= maddpg.buffer_size")
-        for name in ("warmup_steps", "exploration_noise", "action_reg"):
-            _check(getattr(d, name) >= 0, f"maddpg.{name}", getattr(d, name), ">= 0")
-        _check(0 < d.tau <= 1, "maddpg.tau", d.tau, "in (0, 1]")
-        _check(0 < d.gamma <= 1, "maddpg.gamma", d.gamma, "in (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists), with only the algorithm's own sections (`SECTIONS`):
