@@ -82,6 +82,7 @@ def envs(build: bool = False) -> None:
 
     print(format_table(summaries(build=True if build else None)))
     print(f"{PETTINGZOO_PREFIX}PACKAGE.MODULE[:FACTORY]  (any PettingZoo ParallelEnv, docs/envs_other.md)")
+    print("vmas:SCENARIO  (any VMAS scenario, stepped as one torch batch; matrl[vmas]; docs/envs_other.md)")
 
 
 def train(args: Sequence[str]) -> None:

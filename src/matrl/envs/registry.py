@@ -41,13 +41,16 @@ from matrl.envs.parallel import CoreParallelEnv
 from matrl.envs.pettingzoo_adapter import ParallelEnvVectorCore
 from matrl.envs.subprocess_core import SubprocessVectorCore
 from matrl.envs.switch import SwitchCore
+from matrl.envs.vmas_core import VMAS_PREFIX, VmasCore, scenario_name
 
 if TYPE_CHECKING:
     from matrl.envs.mamujoco import MaMuJoCoCore, MaMuJoCoParallelEnv
     from matrl.envs.pong import PongCore, PongParallelEnv
 
 #: What ``make_vector_env`` returns: a numpy core, a MuJoCo or Pong core, or copies sharded over processes.
-AnyCore: TypeAlias = "VectorCore | MaMuJoCoCore | PongCore | SubprocessVectorCore | ParallelEnvVectorCore"
+AnyCore: TypeAlias = (
+    "VectorCore | MaMuJoCoCore | PongCore | SubprocessVectorCore | ParallelEnvVectorCore | VmasCore"
+)
 
 # id -> core constructor with the ma-gym registration's defaults (reference section 2) bound.
 _GRID_CORES: dict[str, Callable[..., VectorCore]] = {
@@ -135,6 +138,18 @@ THIRD_PARTY_CAPABILITIES = EnvCapabilities(
     ray_rollout=False,
 )
 
+#: VMAS scenarios (``vmas:SCENARIO``, `matrl.envs.vmas_core`): one torch batch seeded as a whole, no
+#: snapshots, in this process; the action kind follows the ``continuous_actions`` env kwarg.
+VMAS_CAPABILITIES = EnvCapabilities(
+    snapshots=False,
+    seeding=True,
+    frames=False,
+    worker_processes=False,
+    image_obs=False,
+    action_kind="discrete",
+    ray_rollout=False,
+)
+
 
 #: Prefix of the ids that name a PettingZoo module: ``pettingzoo:PACKAGE.MODULE[:FACTORY]``.
 PETTINGZOO_PREFIX = "pettingzoo:"
@@ -185,14 +200,17 @@ def is_third_party(env_id: str) -> bool:
 
 def check_env_id(env_id: str) -> None:
     """One-line ValueError unless ``env_id`` is built in, registered, or spelt ``pettingzoo:MODULE[:FACTORY]``
-    (the module is imported only when the env is built)."""
+    (the module is imported only when the env is built), or ``vmas:SCENARIO`` naming a VMAS scenario."""
+    if isinstance(env_id, str) and env_id.startswith(VMAS_PREFIX):
+        scenario_name(env_id)
+        return
     if isinstance(env_id, str) and (env_id in ENV_IDS or is_third_party(env_id)):
         if env_id.startswith(PETTINGZOO_PREFIX):
             _split_module_id(env_id)
         return
     raise ValueError(
         f"unknown env id {env_id!r}; known ids: {', '.join(env_ids())}, or {PETTINGZOO_PREFIX}"
-        "PACKAGE.MODULE[:FACTORY] for any PettingZoo ParallelEnv"
+        f"PACKAGE.MODULE[:FACTORY] for any PettingZoo ParallelEnv, or {VMAS_PREFIX}SCENARIO for VMAS"
     )
 
 
@@ -203,6 +221,10 @@ def env_capabilities(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -
     does today, and a third-party id's action kind is known only once it is built. A :func:`register_env`
     name whose factory a worker process cannot rebuild has ``worker_processes`` False.
     """
+    if isinstance(env_id, str) and env_id.startswith(VMAS_PREFIX):
+        check_env_id(env_id)
+        continuous = bool((env_kwargs or {}).get("continuous_actions", False))
+        return dataclasses.replace(VMAS_CAPABILITIES, action_kind="continuous" if continuous else "discrete")
     del env_kwargs
     if isinstance(env_id, str) and env_id in _CAPABILITIES:
         return _CAPABILITIES[env_id]
@@ -441,6 +463,8 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
             f"num_workers={num_workers} is not allowed for {env_id}; worker processes are for "
             f"{', '.join(env_ids_with('worker_processes'))} and third-party PettingZoo envs"
         )
+    if isinstance(env_id, str) and env_id.startswith(VMAS_PREFIX):
+        return VmasCore(num_envs, env_id, **kwargs)
     if is_third_party(env_id):
         if num_workers > 1:
             # A worker imports a pettingzoo:/entry-point id itself; a registered factory travels pickled.
@@ -468,8 +492,10 @@ def make_env(
 ) -> CoreParallelEnv | MaMuJoCoParallelEnv | PongParallelEnv:
     """PettingZoo ``ParallelEnv`` over one copy; kwargs as for :func:`make_vector_env` (not ``num_envs``).
 
-    A third-party id returns its factory's own env (the adapter's kwargs are dropped).
+    A third-party id returns its factory's own env (the adapter's kwargs are dropped). VMAS ids have none.
     """
+    if isinstance(env_id, str) and env_id.startswith(VMAS_PREFIX):
+        raise ValueError(f"{env_id}: VMAS ids have no one-copy PettingZoo view (no frames); use a vector env")
     if is_third_party(env_id):
         factory_kwargs = {k: v for k, v in kwargs.items() if k not in ADAPTER_KWARGS}
         if render_mode is not None:
