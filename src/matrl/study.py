@@ -477,30 +477,33 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
 
 def head_to_head_scores(spec: StudySpec, env: str, out: Path) -> dict[str, dict[str, list[list[float]]]]:
     """Seat-balanced head-to-head scores (X's seeds x Y's seeds) of every pair of algorithms and of each
-    against the random policy, from the finished runs' final policies; cached in OUT/ENV/head_to_head.json
-    (recomputed when a run's last checkpoint or the episode count changes)."""
+    against the random policy, from the finished runs' final policies; cached per pair in
+    OUT/ENV/head_to_head.json (a pair is replayed when its runs' last checkpoints or the episodes change)."""
     from matrl.eval.head_to_head import RANDOM, final_model, head_to_head
 
     episodes = spec.envs[env].head_to_head
     runs = {algo: [out / env / algo / f"seed_{seed}" for seed in spec.seeds] for algo in spec.algos}
     runs = {a: [r for r in rs if run_status(r) == "finished"] for a, rs in runs.items()}
     runs = {a: rs for a, rs in runs.items() if rs}
-    key = {"episodes": episodes, "models": {a: [str(final_model(r)) for r in rs] for a, rs in runs.items()}}
+    models = {a: [str(final_model(r)) for r in rs] for a, rs in runs.items()}
     cache = out / env / "head_to_head.json"
-    if cache.exists():
-        saved = json.loads(cache.read_text())
-        if saved.get("key") == key:
-            return dict(saved["scores"])
+    saved = json.loads(cache.read_text()) if cache.exists() else {}
+    pairs = {} if saved.get("episodes") != episodes else dict(saved.get("pairs", {}))
     scores: dict[str, dict[str, list[list[float]]]] = {}
     algos = list(runs)
     for i, x in enumerate(algos):
         scores.setdefault(x, {})
         for y in [*algos[i + 1 :], RANDOM]:
-            result = head_to_head(x, runs[x], y, runs.get(y, []), episodes=episodes)
-            scores[x][y] = result.scores.tolist()
+            key = f"{x} vs {y}"
+            wanted = [models[x], models.get(y, [])]
+            if pairs.get(key, {}).get("models") != wanted:  # a pair is replayed only when its runs change
+                result = head_to_head(x, runs[x], y, runs.get(y, []), episodes=episodes)
+                pairs[key] = {"models": wanted, "scores": result.scores.tolist()}
+                write_text_atomically(cache, json.dumps({"episodes": episodes, "pairs": pairs}) + "\n")
+            played = np.asarray(pairs[key]["scores"])
+            scores[x][y] = played.tolist()
             if y != RANDOM:
-                scores.setdefault(y, {})[x] = (-result.scores.T).tolist()
-    write_text_atomically(cache, json.dumps({"key": key, "scores": scores}) + "\n")
+                scores.setdefault(y, {})[x] = (-played.T).tolist()
     return scores
 
 

@@ -77,7 +77,11 @@ def test_study_report_has_a_head_to_head_table_and_caches_it(study: tuple[StudyS
     assert set(scores) == {"il", "il-pp"} and set(scores["il"]) == {"il-pp", RANDOM}
     np.testing.assert_allclose(np.asarray(scores["il"]["il-pp"]), -np.asarray(scores["il-pp"]["il"]).T)
     cached = json.loads((out / "pennies" / "head_to_head.json").read_text())
-    assert cached["key"]["episodes"] == 20
+    assert cached["episodes"] == 20 and set(cached["pairs"]) == {
+        "il vs il-pp",
+        "il vs random",
+        "il-pp vs random",
+    }
     text = report(spec, out, reps=200).read_text()
     assert "### Head-to-head (20 games per seat pairing" in text and "| il-pp |" in text
 
