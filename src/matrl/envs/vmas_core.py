@@ -35,14 +35,16 @@ import inspect
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-import torch
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from matrl.envs.core import BatchedCore, GameStep, check_action_batch, check_box_batch
 from matrl.envs.spec import ActionSpec
+
+if TYPE_CHECKING:  # torch is imported when a core is built, so that importing the registry stays light
+    import torch
 
 #: Prefix of the ids that name a VMAS scenario: ``vmas:SCENARIO``.
 VMAS_PREFIX = "vmas:"
@@ -131,6 +133,7 @@ class VmasCore(BatchedCore):
             max_steps = default_max_steps(name)
         super().__init__(num_envs, max_steps=max_steps, autoreset=autoreset, reward_dtype=reward_dtype)
         vmas = import_vmas()
+        import torch
         from vmas.simulator.environment import Environment
 
         self.env_id = f"{VMAS_PREFIX}{name}"
@@ -226,6 +229,8 @@ class VmasCore(BatchedCore):
 
     def _step_copies(self, actions: NDArray[Any]) -> GameStep:
         """One VMAS step of the whole batch."""
+        import torch
+
         if self.continuous_actions:
             joint = torch.as_tensor(np.asarray(actions, dtype=np.float32), device=self.device)
             per_agent = [joint[:, i, :size] for i, size in enumerate(self._act_sizes)]
@@ -278,6 +283,8 @@ class VmasCore(BatchedCore):
 
     def _pack(self, obs: list[torch.Tensor]) -> NDArray[np.float32]:
         """Per-agent (E, d_i) tensors as one (E, n, obs_dim) float32 array, zero-padded."""
+        import torch
+
         if self._uniform_obs:
             joint = torch.stack([o.reshape(self.num_envs, -1) for o in obs], dim=1)
         else:
