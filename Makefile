@@ -17,7 +17,7 @@ export PYTHONHASHSEED := 0
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url https://pypi.org/simple)
-	$(PIP) install -q -e ".[dev,ray,study]"
+	$(PIP) install -q -e ".[dev,ray,study,vmas]"
 	# marl-eval reads a study's JSON back in the tests; its pins (pandas 1.4, neptune) predate Python 3.11 and
 	# the reader needs none of them, so it goes in without its dependencies.
 	$(PIP) install -q --no-deps "id-marl-eval==0.0.4" "colorama>=0.4"
