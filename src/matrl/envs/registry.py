@@ -452,7 +452,8 @@ def make_vector_env(env_id: str, num_envs: int, *, num_workers: int = 1, **kwarg
     shards the copies over that many processes (:class:`SubprocessVectorCore`, same numbers). For
     ``pong_v3``: those of :class:`matrl.envs.pong.PongCore` (``preprocessing``, ``max_steps``, ``seed``,
     ...), and ``num_workers`` as for MuJoCo. Third-party ids (``pettingzoo:...``, :func:`register_env`): the
-    factory's kwargs and the adapter's ``seed`` and ``one_hot_agent_id``.
+    factory's kwargs and the adapter's ``seed`` and ``one_hot_agent_id``, and ``num_workers`` as for MuJoCo
+    where a worker can rebuild the factory (:func:`worker_refusal` says why not, in one line).
     """
     if num_workers != 1 and not env_capabilities(env_id).worker_processes:
         if is_third_party(env_id):
