@@ -1,5 +1,5 @@
-"""The algorithm registry: every registered algorithm trains, resumes bit-identically and evaluates through the
-same harness (a BenchMARL-style contract test), and a run's config.json holds only its algorithm's sections."""
+"""The algorithm registry: every registered algorithm trains, resumes bit-identically and evaluates through
+the same harness (a BenchMARL-style contract test), and a run's config.json holds only its own sections."""
 
 from __future__ import annotations
 
