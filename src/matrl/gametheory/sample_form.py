@@ -156,8 +156,9 @@ class SampleMetaGame:
         """Sum of the regrets: zero exactly at a Nash equilibrium."""
         return self.regrets(rho).sum(axis=-1)
 
-    def gain_jacobian(self, rho: ArrayLike) -> Float:
-        """(n, n): dd_i / drho_k at one profile (zero diagonal: d_i does not depend on rho_i).
+    def gain_jacobian(self, rho: ArrayLike, agents: ArrayLike | None = None) -> Float:
+        """(n, n): dd_i / drho_k at one profile (zero diagonal: d_i does not depend on rho_i); with
+        ``agents``, only their rows and columns (k, k).
 
         d_i is linear in rho_k with slope mean_t [ prod_{j != i, k} (...) (1 - w_k,t) (1 - w_i,t) A~_i,t ]:
         one (n, B) x (B, n) product of the leave-one-out terms with (1 - w_k,t) / factor_k,t. Newton needs it
@@ -168,8 +169,10 @@ class SampleMetaGame:
             raise ValueError("gain_jacobian takes one profile of shape (n,)")
         factors = p[:, None] + (1.0 - p[:, None]) * self.ratios
         loo = _leave_one_out(factors)
+        rows = slice(None) if agents is None else np.asarray(agents, dtype=np.intp)
         tiny = np.finfo(np.float64).tiny
-        jac = (loo * self._gain_shares) @ ((1.0 - self.ratios) / np.maximum(factors, tiny)).T
+        slopes = (1.0 - self.ratios[rows]) / np.maximum(factors[rows], tiny)
+        jac = (loo[rows] * self._gain_shares[rows]) @ slopes.T
         np.fill_diagonal(jac, 0.0)
         return np.asarray(jac, dtype=np.float64)
 

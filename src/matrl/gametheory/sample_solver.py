@@ -5,8 +5,8 @@ it by exact regrets on the same samples (every regret at most the tolerance):
 
 1. **Pure profiles by best-response dynamics** from all-keep (rho = 1) and from all-switch (rho = 0): agents
    whose regret exceeds the tolerance flip, all at once in rounds until a profile repeats, then one at a time
-   (largest regret first). Each step is one O(n B) evaluation; at a pure profile agent i's regret is |d_i|
-   if it plays its worse action, else 0: exact, nothing approximated.
+   (largest regret first), at most 48 steps each. Each step is one O(n B) evaluation; at a pure profile
+   agent i's regret is |d_i| if it plays its worse action, else 0: exact, nothing approximated.
 2. **Subgames** when neither end point verifies: best responses usually leave a few agents cycling (matching
    pennies among 2-3 of them). Those agents' game, the others fixed, is solved on its own: exactly from its
    2^k table up to 8 agents (support enumeration, `solver.solve`), by steps 1 and 3 up to 32; agents that the
@@ -16,6 +16,8 @@ it by exact regrets on the same samples (every regret at most the tolerance):
    rho - clip(rho + d(rho) / scale, 0, 1) from the homotopy's last point, the uniform profile and
    ``restarts`` seeded random ones (`newton_natural_map`); every end point is polished on its apparent
    support (agents near 0 or 1 made pure, Newton on the mixers' indifference equations d_M = 0).
+   Steps 2 and 3 share one deterministic budget of work (`MAX_JACOBIANS` Jacobians of the whole game's
+   gains, a few seconds at n = 128 and B = 4000), so a solve always ends.
 4. **An explicit fallback** if nothing verifies: the profile with the lowest NashConv among every candidate,
    ``fallback=True``, ``verified=False``, the NashConv it reached in ``failure``, and a warning on the logger
    ``"matrl.gametheory"``. Never silent.
@@ -58,6 +60,40 @@ LOWEST: str = "lowest_nash_conv"
 _POLISH_THRESHOLDS = (1e-2, 1e-4, 1e-7)
 #: Largest subgame of unstable agents settled on its own (`subgame_profiles`).
 MAX_SUBGAME_AGENTS = 32
+#: What one solve may spend on subgames and mixed searches: the work of this many Jacobians of the whole
+#: game's gains (each O(n^2 B): about 20 ms at n = 128, B = 4000), and at least `MIN_WORK` (about a second).
+#: Work is counted in multiply-adds, with `CALL_WORK` more for each evaluation (numpy's overhead per call).
+MAX_JACOBIANS = 50
+MIN_WORK = 2e9
+CALL_WORK = 1e6
+
+
+class _Budget:
+    """Work (multiply-adds) the subgames and mixed searches of one solve may still spend on Jacobians of the
+    gains (k^2 B for k agents): every Newton or continuation step needs one, so this bounds the time."""
+
+    def __init__(self, work: float) -> None:
+        self.left = work
+
+    def take(self, game: SampleMetaGame, agents: int | None = None) -> bool:
+        """Pay for one Jacobian of ``game`` (of ``agents`` of its agents only); False once spent."""
+        k = game.n_agents if agents is None else agents
+        self.left -= (game.n_agents + k * k) * game.num_samples + CALL_WORK
+        return self.left >= 0
+
+    def gains(self, game: SampleMetaGame, rho: Float) -> Float:
+        """``game.gains(rho)``, paid for (n B)."""
+        self.left -= game.n_agents * game.num_samples + CALL_WORK
+        return game.gains(rho)
+
+    @classmethod
+    def of(cls, game: SampleMetaGame, jacobians: float = MAX_JACOBIANS) -> _Budget:
+        n = game.n_agents
+        return cls(max(jacobians * ((n + n * n) * game.num_samples + CALL_WORK), MIN_WORK))
+
+
+class _Exhausted(Exception):
+    """The budget ran out inside the logit continuation."""
 
 
 def best_response_dynamics(
@@ -68,12 +104,11 @@ def best_response_dynamics(
     Only agents whose regret exceeds ``tol`` move. First in simultaneous rounds (every such agent flips: a
     handful of O(n B) evaluations where one flip at a time would take n of them), until no regret exceeds
     ``tol`` or a profile repeats; then one agent at a time, the largest regret first (lowest index on ties),
-    until no regret exceeds ``tol``, a profile repeats, or after ``max_flips`` (default ``4 n + 16``) flips.
-    The caller verifies.
+    until no regret exceeds ``tol`` or a profile repeats. Each phase stops after ``max_flips`` (default 48)
+    steps: cycles that long are left to the subgames. The caller verifies.
     """
-    n = game.n_agents
     profile = np.asarray(start, dtype=np.float64).copy()
-    limit = 4 * n + 16 if max_flips is None else max_flips
+    limit = 48 if max_flips is None else max_flips
     regrets = game.regrets(profile)
     seen = {profile.tobytes()}
     for _ in range(limit):
@@ -98,18 +133,22 @@ def best_response_dynamics(
     return profile, regrets
 
 
-def _natural_residual(game: SampleMetaGame, rho: Float, unit: float) -> tuple[Float, Float]:
-    gains = game.gains(rho) / unit
+def _natural_residual(game: SampleMetaGame, rho: Float, unit: float, budget: _Budget) -> tuple[Float, Float]:
+    gains = budget.gains(game, rho) / unit
     return rho - np.clip(rho + gains, 0.0, 1.0), gains
 
 
-def newton_natural_map(game: SampleMetaGame, start: Float, unit: float, steps: int = 50) -> Float:
+def newton_natural_map(
+    game: SampleMetaGame, start: Float, unit: float, steps: int = 50, budget: _Budget | None = None
+) -> Float:
     """Semismooth Newton on R(rho) = rho - clip(rho + d(rho) / unit, 0, 1), from ``start``; returns the
     profile with the smallest |R| reached. Rows of clamped agents are the identity (they jump to their pure
     best response), rows of interior ones are -(dd_i / drho) / unit; singular systems take the least-squares
-    step. Backtracks on |R| (halving, at most 8 times) and stops when |R| < 1e-15 or no step helps."""
+    step. Backtracks on |R| (halving, at most 8 times) and stops when |R| < 1e-15, no step helps, or the
+    budget is spent."""
+    budget = _Budget.of(game) if budget is None else budget
     rho = np.clip(np.asarray(start, dtype=np.float64), 0.0, 1.0)
-    residual, gains = _natural_residual(game, rho, unit)
+    residual, gains = _natural_residual(game, rho, unit, budget)
     norm = float(np.linalg.norm(residual))
     n = rho.shape[0]
     for _ in range(steps):
@@ -118,12 +157,14 @@ def newton_natural_map(game: SampleMetaGame, start: Float, unit: float, steps: i
         interior = (rho + gains > 0.0) & (rho + gains < 1.0)
         matrix = np.eye(n)
         if interior.any():
+            if not budget.take(game):
+                break
             matrix[interior] = -game.gain_jacobian(rho)[interior] / unit
         step = np.linalg.lstsq(matrix, -residual, rcond=None)[0]
         size = 1.0
         for _ in range(9):
             candidate = np.clip(rho + size * step, 0.0, 1.0)
-            cand_residual, cand_gains = _natural_residual(game, candidate, unit)
+            cand_residual, cand_gains = _natural_residual(game, candidate, unit, budget)
             cand_norm = float(np.linalg.norm(cand_residual))
             if cand_norm < (1.0 - 1e-4 * size) * norm:
                 break
@@ -134,18 +175,24 @@ def newton_natural_map(game: SampleMetaGame, start: Float, unit: float, steps: i
     return rho
 
 
-def polish_on_support(game: SampleMetaGame, profile: Float, unit: float, steps: int = 12) -> list[Float]:
+def polish_on_support(
+    game: SampleMetaGame, profile: Float, unit: float, steps: int = 12, budget: _Budget | None = None
+) -> list[Float]:
     """Variants of ``profile`` with the agents within each threshold of 0 / 1 made pure and the others' gains
     solved to zero by Newton (the support's indifference equations); the profile itself comes first."""
+    budget = _Budget.of(game) if budget is None else budget
     out = [np.clip(profile, 0.0, 1.0)]
     for threshold in _POLISH_THRESHOLDS:
         mixing = (profile > threshold) & (profile < 1.0 - threshold)
+        mixers = np.flatnonzero(mixing)
         rho = np.where(mixing, profile, np.where(profile >= 0.5, 1.0, 0.0))
-        for _ in range(steps if mixing.any() else 0):
-            gains = game.gains(rho)[mixing] / unit
-            jac = game.gain_jacobian(rho)[np.ix_(mixing, mixing)] / unit
+        for _ in range(steps if mixers.size else 0):
+            if not budget.take(game, mixers.size):
+                break
+            gains = budget.gains(game, rho)[mixers] / unit
+            jac = game.gain_jacobian(rho, mixers) / unit
             step = np.linalg.lstsq(jac, -gains, rcond=None)[0]
-            rho[mixing] = np.clip(rho[mixing] + step, 0.0, 1.0)
+            rho[mixers] = np.clip(rho[mixers] + step, 0.0, 1.0)
             if np.abs(step).max(initial=0.0) < 1e-15:
                 break
         out.append(rho)
@@ -160,6 +207,7 @@ def subgame_profiles(
     rng: np.random.Generator | None,
     restarts: int = 4,
     newton_steps: int = 50,
+    budget: _Budget | None = None,
 ) -> Iterator[Float]:
     """Profiles that settle the agents best-response dynamics left unstable at the pure profile ``end``.
 
@@ -171,9 +219,10 @@ def subgame_profiles(
     best-respond) or the subgame outgrows the limit. This settles the small cycles of a few agents that keep
     a large game from having a pure equilibrium, at the cost of a small game each.
     """
+    budget = _Budget.of(game) if budget is None else budget
     profile = end.copy()
     agents = set(np.flatnonzero(game.regrets(profile) > tol).tolist())
-    while agents and len(agents) <= MAX_SUBGAME_AGENTS:
+    while agents and len(agents) <= MAX_SUBGAME_AGENTS and budget.left > 0:
         members = sorted(agents)
         restricted = game.restricted(profile, members)
         sub_profile: Float | None
@@ -182,14 +231,14 @@ def subgame_profiles(
             exact = solve(restricted.table(), "exact", rule, rng, fallbacks=())
             sub_profile = exact.profile if exact.verified else None
         else:
-            chosen, _, _ = _search(restricted, tol, selection, rng, restarts, newton_steps, False)
+            chosen, _, _ = _search(restricted, tol, selection, rng, restarts, newton_steps, False, budget)
             sub_profile = None if chosen is None else chosen[0]
         if sub_profile is None:
             return
         profile[members] = sub_profile
         yield profile.copy()
-        unstable = set(np.flatnonzero(game.regrets(profile) > tol).tolist()) - agents
-        if not unstable:
+        unstable = set(np.flatnonzero(game.regrets(profile) > tol).tolist())
+        if not unstable - agents:  # verified, or the subgame's answer is not precise enough for the game
             return
         agents |= unstable
 
@@ -199,24 +248,35 @@ def _expit(x: Float) -> Float:
 
 
 def trace_logit(
-    game: SampleMetaGame, unit: float, lam_max: float = 1e10, max_steps: int = 500
+    game: SampleMetaGame,
+    unit: float,
+    budget: _Budget | None = None,
+    lam_max: float = 1e10,
+    max_steps: int = 500,
 ) -> Iterator[Float]:
     """Profiles along the logit equilibrium (quantal response) branch, from lam = 0 to ``lam_max``.
 
     The branch solves x = lam d(sigmoid(x)) / unit (x = logit rho) and starts at rho = 1/2; as lam grows it
     approaches a Nash equilibrium in generic games (McKelvey and Palfrey's logit QRE, traced as gambit's
     ``logit`` does). Continuation along the curve in (x, lam): an Euler predictor along the tangent (the null
-    vector of the Jacobian), Gauss-Newton correctors; a step is accepted only if the corrector converges near
-    the prediction and the tangent turns by less than about 25 degrees (else it is halved: a long step across
-    a fold would land on the branch's way back); easy steps grow 1.5x. Yields rho each time lam passes 1, 10,
-    100, ... and stops at ``lam_max``, after ``max_steps`` or at a step that cannot be corrected.
+    vector of the Jacobian), chord Gauss-Newton correctors (one Jacobian per step); a step is accepted only
+    if the corrector converges near the prediction and the tangent turns by less than about 25 degrees (else
+    it is halved: a long step across a fold would land on the branch's way back); easy steps grow 1.5x.
+    Yields rho each time lam passes 1, 10, 100, ... and stops at ``lam_max``, after ``max_steps``, at a step
+    that cannot be corrected, or when the
+    budget of Jacobians is spent.
     """
     n = game.n_agents
+    budget = _Budget.of(game) if budget is None else budget
 
     def residual(y: Float) -> Float:
-        return np.asarray(y[:n] - y[n] * game.gains(_expit(y[:n])) / unit, dtype=np.float64)
+        if budget.left <= 0:
+            raise _Exhausted
+        return np.asarray(y[:n] - y[n] * budget.gains(game, _expit(y[:n])) / unit, dtype=np.float64)
 
     def jacobian(y: Float) -> Float:
+        if not budget.take(game):
+            raise _Exhausted
         rho = _expit(y[:n])
         slope = game.gain_jacobian(rho) * (rho * (1.0 - rho))[None, :] / unit
         return np.concatenate([np.eye(n) - y[n] * slope, -game.gains(rho)[:, None] / unit], axis=1)
@@ -228,58 +288,74 @@ def trace_logit(
             reference = -1.0
         return np.asarray(reference * t, dtype=np.float64)
 
-    y = np.zeros(n + 1)
-    direction = tangent(jacobian(y), None)
-    step, mark = 0.5, 1.0
-    for _ in range(max_steps):
-        for _ in range(30):
-            z, corrections, converged = _correct(residual, jacobian, y + step * direction)
-            if converged and z[n] > 0.0 and np.linalg.norm(z - y) <= 2.0 * step:
-                new_direction = tangent(jacobian(z), direction)
-                if new_direction @ direction >= 0.9:  # no jump across a fold onto the branch's way back
-                    break
-            step *= 0.5
-        else:
-            return
-        y, direction = z, new_direction
-        if corrections <= 2:
-            step *= 1.5
-        while y[n] >= mark:
-            yield _expit(y[:n])
-            mark *= 10.0
-        if y[n] > lam_max:
-            return
+    try:
+        y = np.zeros(n + 1)
+        jac = jacobian(y)
+        direction = tangent(jac, None)
+        step, mark = 0.5, 1.0
+        for _ in range(max_steps):
+            for _ in range(30):
+                z, corrections, converged = _correct(residual, jac, y + step * direction)
+                if converged and z[n] > 0.0 and np.linalg.norm(z - y) <= 2.0 * step:
+                    new_jac = jacobian(z)
+                    new_direction = tangent(new_jac, direction)
+                    if new_direction @ direction >= 0.9:  # no jump across a fold onto the branch's way back
+                        break
+                step *= 0.5
+            else:
+                return
+            y, direction, jac = z, new_direction, new_jac
+            if corrections <= 3:
+                step *= 1.5
+            while y[n] >= mark:
+                yield _expit(y[:n])
+                mark *= 10.0
+            if y[n] > lam_max:
+                return
+    except _Exhausted:
+        return
 
 
 def _correct(
-    residual: Callable[[Float], Float], jacobian: Callable[[Float], Float], z: Float, iterations: int = 6
+    residual: Callable[[Float], Float], jac: Float, z: Float, iterations: int = 8
 ) -> tuple[Float, int, bool]:
-    """Gauss-Newton (minimum-norm steps) back onto residual = 0: (point, corrections, converged)."""
+    """Chord Gauss-Newton back onto residual = 0 with the Jacobian ``jac`` of the last point on the branch
+    (minimum-norm steps, one least-squares factorisation): (point, corrections, converged)."""
     n = z.shape[0] - 1
+    pinv = np.linalg.pinv(jac)
     for corrections in range(iterations + 1):
         r = residual(z)
         if np.abs(r).max() <= 1e-10 * max(1.0, float(np.abs(z[:n]).max())):
             return z, corrections, True
         if corrections < iterations:
-            z = z + np.linalg.lstsq(jacobian(z), -r, rcond=None)[0]
+            z = z - pinv @ r
     return z, iterations, False
 
 
 def _mixed_candidates(
-    game: SampleMetaGame, unit: float, rng: np.random.Generator | None, restarts: int, newton_steps: int
+    game: SampleMetaGame,
+    unit: float,
+    rng: np.random.Generator | None,
+    restarts: int,
+    newton_steps: int,
+    budget: _Budget,
 ) -> Iterator[tuple[Float, str]]:
     """Profiles to verify, in order: the logit branch's (polished), then the ends of Newton's method
-    (polished) from the branch's last profile, the uniform profile and ``restarts`` random interior ones."""
+    (polished) from the branch's last profile, the uniform profile and ``restarts`` random interior ones;
+    all of them within the solve's budget."""
     n = game.n_agents
     starts = [np.full(n, 0.5)]
-    for rho in trace_logit(game, unit):
+    for rho in trace_logit(game, unit, budget):
         starts[0] = rho
-        for profile in polish_on_support(game, rho, unit):
+        for profile in polish_on_support(game, rho, unit, budget=budget):
             yield profile, LOGIT
     generator = np.random.default_rng(0) if rng is None else rng
     starts += [np.full(n, 0.5), *generator.uniform(0.05, 0.95, size=(restarts, n))]
     for start in starts:
-        for profile in polish_on_support(game, newton_natural_map(game, start, unit, newton_steps), unit):
+        if budget.left <= 0:
+            return
+        end = newton_natural_map(game, start, unit, newton_steps, budget)
+        for profile in polish_on_support(game, end, unit, budget=budget):
             yield profile, NEWTON
 
 
@@ -294,8 +370,10 @@ def _search(
     restarts: int,
     newton_steps: int,
     subgames: bool,
+    budget: _Budget | None = None,
 ) -> tuple[_Candidate | None, int, list[_Candidate]]:
     """Steps 1-3 of the module: (the selected verified candidate or None, how many verified, every one)."""
+    budget = _Budget.of(game) if budget is None else budget
     n = game.n_agents
     scale = game.payoff_scale()
     unit = scale if scale > 0.0 else 1.0
@@ -307,7 +385,7 @@ def _search(
     verified = [c for c in candidates if float(c[1].max(initial=0.0)) <= tol]
     if not verified and subgames:
         for end in [c[0] for c in candidates]:
-            for profile in subgame_profiles(game, end, tol, selection, rng, restarts, newton_steps):
+            for profile in subgame_profiles(game, end, tol, selection, rng, restarts, newton_steps, budget):
                 regrets = game.regrets(profile)
                 candidates.append((profile, regrets, SUBGAME))
                 if float(regrets.max(initial=0.0)) <= tol and not any(
@@ -315,7 +393,7 @@ def _search(
                 ):
                     verified.append(candidates[-1])
     if not verified:
-        for profile, method in _mixed_candidates(game, unit, rng, restarts, newton_steps):
+        for profile, method in _mixed_candidates(game, unit, rng, restarts, newton_steps, budget):
             regrets = game.regrets(profile)
             candidates.append((profile, regrets, method))
             if float(regrets.max(initial=0.0)) <= tol:
@@ -337,6 +415,7 @@ def solve_samples(
     rtol: float = 1e-9,
     restarts: int = 4,
     newton_steps: int = 50,
+    max_jacobians: float = MAX_JACOBIANS,
     stats: SolverStats | None = None,
 ) -> NashResult:
     """One verified equilibrium of the sample-form meta-game, or an explicit fallback (see the module).
@@ -349,6 +428,8 @@ def solve_samples(
         rtol: regret tolerance relative to `SampleMetaGame.payoff_scale`.
         restarts: random interior starts of Newton's method, besides the uniform profile.
         newton_steps: Newton iterations per start.
+        max_jacobians: the work subgames and mixed searches may spend, in Jacobians of the whole game's
+            gains (`MAX_JACOBIANS`; deterministic, so equal seeds give equal runs).
         stats: counters updated with this call.
     """
     if not isinstance(game, SampleMetaGame):
@@ -362,7 +443,10 @@ def solve_samples(
             f"rng = {rng!r} is not allowed; pass a numpy Generator (np.random.default_rng(seed))"
         )
     scale = game.payoff_scale()
-    chosen, count, candidates = _search(game, rtol * scale, selection, rng, restarts, newton_steps, True)
+    budget = _Budget.of(game, max_jacobians)
+    chosen, count, candidates = _search(
+        game, rtol * scale, selection, rng, restarts, newton_steps, True, budget
+    )
     if chosen is not None:
         profile, regrets, method = chosen
         failure = None
