@@ -50,7 +50,7 @@ from matrl.learners.distributions import mixture_log_prob
 from matrl.learners.gae import gae
 from matrl.learners.ppo import explained_variance, normalize_advantages
 from matrl.learners.protocol import IterationResult, episode_columns, jsonable, seed_everything
-from matrl.learners.update import LossWeights, Samples, UpdateStats, ppo_update
+from matrl.learners.update import LossWeights, Samples, UpdateStats, adam, ppo_update
 from matrl.rollout.base import Batch, Collector
 from matrl.rollout.policy import NetworkPolicy
 
@@ -81,8 +81,8 @@ class MATRL:
             obs_shape=getattr(collector, "obs_shape", None),
         ).to(self.device)
         self._cpu_net: ActorCritic | None = None  # acting copy for a GPU learner
-        self.predict_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.ppo.lr)
-        self.br_optimizer = torch.optim.Adam(self.net.parameters(), lr=config.meta.br_lr)
+        self.predict_optimizer = adam(self.net.parameters(), lr=config.ppo.lr)
+        self.br_optimizer = adam(self.net.parameters(), lr=config.meta.br_lr)
         # Separate streams: action sampling, minibatch order, equilibrium selection.
         self.sampler = torch.Generator().manual_seed(config.seed + 1)
         self.shuffler = torch.Generator().manual_seed(config.seed + 2)
@@ -111,10 +111,11 @@ class MATRL:
             current = copy.deepcopy(self.net) if self._needs_current_copy() else None
             optimizer_before = self._optimizer_snapshot()
             predicted_stats = self.predict(samples)
-            params_predicted = self._distribution_params(samples)
-            logp_predicted = self.net.head.log_prob(params_predicted, samples.actions)
         result.metrics.update(_agent_stats("predict", predicted_stats))
         if variant.meta_step:
+            with self._timed(result, "predict"):  # pihat on the batch: only the meta-game reads it
+                params_predicted = self._distribution_params(samples)
+                logp_predicted = self.net.head.log_prob(params_predicted, samples.actions)
             with self._timed(result, "metagame"):
                 payoffs = in_sample = self.meta_game(samples, logp_predicted)
                 if variant.rho == "nash" and self.config.meta.estimator != "in_sample":
@@ -160,7 +161,7 @@ class MATRL:
         The policy goes to the collector as a picklable `NetworkPolicy` (network and sampler), so that a
         distributed backend can ship the weights to its workers; the local one just calls it.
         """
-        policy = NetworkPolicy(self._acting_net(), self.sampler)
+        policy = NetworkPolicy(self._acting_net(), self.sampler, scores=False)  # `prepare` scores the batch
         return self.collector.collect(policy, self.config.steps_per_env, to_env=policy.to_env)
 
     def collect_held_out(self) -> Batch | None:
@@ -171,7 +172,7 @@ class MATRL:
         steps = self.config.fresh_steps_per_env
         if steps == 0:
             return None
-        policy = NetworkPolicy(self._acting_net(), self.sampler)
+        policy = NetworkPolicy(self._acting_net(), self.sampler, scores=False)
         return self.collector.collect(policy, steps, to_env=policy.to_env)
 
     def prepare(self, batch: Batch) -> Samples:
@@ -276,7 +277,7 @@ class MATRL:
         payoffs: list[MetaGameEstimate] = []
         for fit, score in ((folds[0], folds[1]), (folds[1], folds[0])):
             fold_net = copy.deepcopy(current)
-            optimizer = torch.optim.Adam(fold_net.parameters(), lr=p.lr)
+            optimizer = adam(fold_net.parameters(), lr=p.lr)
             optimizer.load_state_dict(optimizer_before)
             ppo_update(
                 fold_net,

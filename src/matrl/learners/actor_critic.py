@@ -118,16 +118,29 @@ class ActorCritic(nn.Module):
         self, obs: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample actions for (A, B) observations; returns actions, their log-probabilities and values."""
-        params = self.distribution_params(obs)
-        finite = torch.isfinite(params).flatten(1).all(1)
-        if not finite.all():
-            bad = int(torch.nonzero(~finite)[0, 0])
+        x = self._inputs(obs)  # normalised once for both networks
+        params, actions = self._sample(x, generator)
+        values: torch.Tensor = self.value(x)
+        return actions, self.head.log_prob(params, actions), values.squeeze(-1)
+
+    @torch.no_grad()
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Only the actions of `act` (the same draws from ``generator``), without the value network."""
+        return self._sample(self._inputs(obs), generator)[1]
+
+    def _sample(
+        self, x: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        params = self._params(x)
+        # A sum is NaN or inf whenever an entry is (the cheapest check per env step); only then the exact one
+        # (a finite sum that overflowed passes it) and the search for the agent.
+        if not math.isfinite(float(params.sum())) and not bool(torch.isfinite(params).all()):
+            bad = int(torch.nonzero(~torch.isfinite(params).flatten(1).all(1))[0, 0])
             raise FloatingPointError(
                 f"the policy of agent {bad} outputs NaN or inf; its weights are corrupt (check the learning "
                 "rate, the rewards and the observations)"
             )
-        actions = self.head.sample(params, generator)
-        return actions, self.head.log_prob(params, actions), self.values(obs)
+        return params, self.head.sample(params, generator)
 
 
 @torch.no_grad()

@@ -54,10 +54,18 @@ class CategoricalHead:
 
     @staticmethod
     def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One action per row, drawn with an explicit generator so that runs reproduce; shape (A, B)."""
+        """One action per row, drawn with an explicit generator so that runs reproduce; shape (A, B).
+
+        An exponential race, argmax_a p(a) / q_a with q_a ~ Exp(1): exactly what ``torch.multinomial(p, 1)``
+        computes (the same draws from the generator, the same actions; tests/learners compare them), without
+        its validity checks (max, min, two sums, two host syncs per call), which softmax outputs pass unless
+        they are NaN: one sum checks that here. Collection draws once per env step, so this counts.
+        """
         probs = torch.softmax(logits, dim=-1)
-        flat = probs.reshape(-1, probs.shape[-1])
-        return torch.multinomial(flat, 1, generator=generator).reshape(probs.shape[:-1])
+        if not math.isfinite(float(probs.sum())):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        race = torch.empty_like(probs).exponential_(1.0, generator=generator)
+        return torch.div(probs, race, out=race).argmax(-1)
 
     @staticmethod
     def mode(logits: torch.Tensor) -> torch.Tensor:

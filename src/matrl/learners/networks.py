@@ -71,7 +71,9 @@ class BatchedMLP(nn.Module):
             BatchedLinear(num_agents, fan_in, fan_out, gain=hidden_gain, init=init)
             for fan_in, fan_out in itertools.pairwise(sizes)
         )
-        self.output = BatchedLinear(num_agents, sizes[-1], out_features, gain=output_gain, init=init)
+        self.output: BatchedLinear = BatchedLinear(
+            num_agents, sizes[-1], out_features, gain=output_gain, init=init
+        )
         self.num_agents = num_agents
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -80,7 +82,10 @@ class BatchedMLP(nn.Module):
             raise ValueError(
                 f"expected input of shape ({self.num_agents}, batch, features), got {tuple(x.shape)}"
             )
+        # The layers' own ``baddbmm`` without nn.Module's call machinery (hooks are never used here): the
+        # same ops, a few microseconds less per layer, which counts at one forward pass per env step.
         for layer in self.hidden:
-            x = nn.functional.leaky_relu(layer(x), LEAKY_SLOPE)
-        out: torch.Tensor = self.output(x)
-        return out
+            assert isinstance(layer, BatchedLinear)
+            x = nn.functional.leaky_relu(torch.baddbmm(layer.bias, x, layer.weight), LEAKY_SLOPE)
+        out = self.output
+        return torch.baddbmm(out.bias, x, out.weight)

@@ -8,12 +8,22 @@ its own gradient; early stopping freezes agents one by one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
 from matrl.learners import ppo
 from matrl.learners.actor_critic import ActorCritic
+
+
+def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """The learner's Adam: the multi-tensor (``foreach``) step, one call for all parameters instead of a
+    Python loop over them. On the CPU it runs the very kernels of the per-tensor loop in the same order, so
+    the weights are bit-identical to ``foreach=False`` (tests/learners check it); the ``fused`` step is
+    faster still but rounds differently, so it is not used. A checkpoint's optimiser state keeps the flag it
+    was saved with (older ones: the per-tensor loop, the same numbers)."""
+    return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
 @dataclass(frozen=True)
@@ -67,9 +77,11 @@ def agent_losses(
     weights: LossWeights,
     index: torch.Tensor | slice | None = None,
     sample_weights: torch.Tensor | None = None,
+    clip_fraction: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss per agent (A,) on the batch (or the minibatch ``index``, indices or a slice), and its
-    parts."""
+    parts; ``clip_fraction=False`` leaves out that diagnostic (not part of the loss; the gradient steps skip
+    it and report it from the final pass only)."""
     obs, actions, logp_old = batch.obs, batch.actions, batch.logp
     adv, ret, v_old, mask = batch.advantages, batch.returns, batch.values, batch.active
     if index is not None:
@@ -90,13 +102,9 @@ def agent_losses(
         - weights.entropy_coef * mean_entropy
         + weights.kl_coef * kl
     )
-    parts = {
-        "policy_loss": policy_loss,
-        "value_loss": v_loss,
-        "approx_kl": kl,
-        "entropy": mean_entropy,
-        "clip_fraction": ppo.clip_fraction(logp.detach(), logp_old, weights.clip_ratio, mask),
-    }
+    parts = {"policy_loss": policy_loss, "value_loss": v_loss, "approx_kl": kl, "entropy": mean_entropy}
+    if clip_fraction:
+        parts["clip_fraction"] = ppo.clip_fraction(logp.detach(), logp_old, weights.clip_ratio, mask)
     return total, parts
 
 
@@ -147,7 +155,7 @@ def ppo_update(
                     net, optimizer, batch, weights, index, sample_weights, grad_chunk
                 )
             else:
-                loss, parts = agent_losses(net, batch, weights, index, sample_weights)
+                loss, parts = agent_losses(net, batch, weights, index, sample_weights, clip_fraction=False)
             if not torch.isfinite(loss).all():
                 bad = int(torch.nonzero(~torch.isfinite(loss))[0, 0])
                 raise FloatingPointError(

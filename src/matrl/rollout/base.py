@@ -38,9 +38,10 @@ class Batch:
     actions: NDArray[Any]
     """(T, E, A) int64 discrete actions or (T, E, A, dim) float32 continuous ones, as the policy drew them."""
     logp: NDArray[np.float32]
-    """(T, E, A) log-probability of the action under the behaviour (current) policy."""
+    """(T, E, A) log-probability of the action under the behaviour (current) policy; NaN from a policy that
+    does not score its actions (``NetworkPolicy(scores=False)``: `MATRL` recomputes it in ``prepare``)."""
     values: NDArray[np.float32]
-    """(T, E, A) V(obs) under the behaviour value function."""
+    """(T, E, A) V(obs) under the behaviour value function; NaN where ``logp`` is."""
     rewards: NDArray[np.float32]
     """(T, E, A) each agent's own reward."""
     next_obs: NDArray[Any]

@@ -25,12 +25,20 @@ class NetworkPolicy:
     environment receives (e.g. clipped into the action bounds).
     """
 
-    def __init__(self, net: ActorCritic, sampler: torch.Generator) -> None:
+    def __init__(self, net: ActorCritic, sampler: torch.Generator, scores: bool = True) -> None:
         self.net = net
         self.sampler = sampler
+        #: False: only the actions; log-probabilities and values come back NaN (a learner that recomputes both
+        #: on the whole batch, as `MATRL.prepare` does, saves the value network's pass at every env step).
+        #: The actions are the same either way (the value network draws nothing from ``sampler``). Ray
+        #: workers rebuild the policy from its network and score as before.
+        self.scores = scores
 
     def __call__(self, obs: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.float32], NDArray[np.float32]]:
         x = torch.from_numpy(obs).transpose(0, 1)  # (E, A, D) -> (A, E, D)
+        if not self.scores:
+            unscored = np.full(obs.shape[:2], np.nan, dtype=np.float32)
+            return self.net.sample(x, self.sampler).transpose(0, 1).numpy(), unscored, unscored
         actions, logp, values = self.net.act(x, self.sampler)
         return actions.transpose(0, 1).numpy(), logp.T.numpy(), values.T.numpy()
 
