@@ -101,6 +101,32 @@ def check_box_batch(
     return a, (e, i, j)
 
 
+def check_agent_actions(core: Any, actions: ArrayLike) -> NDArray[Any]:
+    """Actions of a third-party core whose agents may differ (its ``action_spec``, ``agent_ids``,
+    ``num_envs``, ``n_agents``, ``n_actions``, ``allowed_actions``): discrete (E, n) ints within each agent's
+    own count, or continuous (E, n, dim) finite reals on each agent's real entries; one-line ValueError naming
+    the copy, the agent and what is allowed."""
+    spec = core.action_spec
+    if not spec.continuous:
+        act = check_action_batch(actions, core.agent_ids, core.num_envs, core.n_actions, core.allowed_actions)
+        if spec.counts:
+            bad = act >= np.asarray(spec.counts)[None, :]
+            if bad.any():
+                e, i = (int(v) for v in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"invalid action {int(act[e, i])} for env {e}, {core.agent_ids[i]}; allowed: "
+                    f"integers 0..{spec.counts[i] - 1}"
+                )
+        return act
+    a, first_bad = check_box_batch(actions, core.num_envs, core.n_agents, spec.dim, spec.mask)
+    if first_bad is not None:
+        e, i, j = first_bad
+        raise ValueError(
+            f"invalid action {a[e, i, j]} for env {e}, {core.agent_ids[i]} (entry {j}); allowed: finite reals"
+        )
+    return a
+
+
 class GameStep(NamedTuple):
     """One move of every copy as a game reports it to :class:`BatchedCore`, which adds the envelope (time
     limit, returns, auto-reset) and assembles the :class:`StepResult`."""

@@ -30,7 +30,7 @@ from gymnasium import spaces
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from pettingzoo import ParallelEnv
 
-from matrl.envs.core import BatchedCore, GameStep, check_action_batch, check_box_batch
+from matrl.envs.core import BatchedCore, GameStep, check_agent_actions
 from matrl.envs.spec import ActionSpec
 
 
@@ -96,30 +96,9 @@ class ParallelEnvVectorCore(BatchedCore):
 
     # ------------------------------------------------------------------ BatchedCore hooks
     def check_actions(self, actions: ArrayLike) -> NDArray[Any]:
-        """Discrete (E, n) ints within each agent's own count, or continuous (E, n, dim) reals finite on
-        each agent's real entries; one-line ValueError naming the copy, the agent and what is allowed."""
-        spec = self.action_spec
-        if not spec.continuous:
-            act = check_action_batch(
-                actions, self.agent_ids, self.num_envs, self.n_actions, self.allowed_actions
-            )
-            if spec.counts:
-                bad = act >= np.asarray(spec.counts)[None, :]
-                if bad.any():
-                    e, i = (int(v) for v in np.argwhere(bad)[0])
-                    raise ValueError(
-                        f"invalid action {int(act[e, i])} for env {e}, {self.agent_ids[i]}; allowed: "
-                        f"integers 0..{spec.counts[i] - 1}"
-                    )
-            return act
-        a, first_bad = check_box_batch(actions, self.num_envs, self.n_agents, spec.dim, spec.mask)
-        if first_bad is not None:
-            e, i, j = first_bad
-            raise ValueError(
-                f"invalid action {a[e, i, j]} for env {e}, {self.agent_ids[i]} (entry {j}); "
-                "allowed: finite reals"
-            )
-        return a
+        """Discrete (E, n) ints within each agent's own count, or continuous (E, n, dim) finite reals on each
+        agent's real entries (`check_agent_actions`)."""
+        return check_agent_actions(self, actions)
 
     def _step_copies(self, actions: NDArray[Any]) -> GameStep:
         """One ``env.step`` per copy with the actions of the agents in its ``env.agents``."""
