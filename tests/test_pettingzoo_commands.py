@@ -5,6 +5,7 @@ from envs built with ``render_mode="rgb_array"``, two-player games whose agents 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from matrl.eval.evaluate import checkpoint_policy, load_policy
 from matrl.eval.versus_random import versus_random
 from matrl.sweep import expand_grid, parse_env_ids
 
+#: mpe2 is an optional extra (matrl[mpe]: its pygame-ce replaces pygame), so CI may not have it.
+needs_mpe2 = pytest.mark.skipif(importlib.util.find_spec("mpe2") is None, reason="needs mpe2 (matrl[mpe])")
 SPREAD = "pettingzoo:mpe2.simple_spread_v3"
 PUSH = "pettingzoo:mpe2.simple_push_v3"
 
@@ -44,6 +47,7 @@ def write_run(root: Path, env: str, algo: str, seed: int, env_kwargs: dict[str, 
     return root
 
 
+@needs_mpe2
 def test_render_draws_a_pettingzoo_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["render", "--env", SPREAD, "--out", str(tmp_path / "spread.gif")])
     assert f"wrote {tmp_path / 'spread.gif'} (26 frames)" in capsys.readouterr().out  # max_cycles 25
@@ -53,6 +57,7 @@ def test_render_draws_a_pettingzoo_env(tmp_path: Path, capsys: pytest.CaptureFix
     assert record_episode(SPREAD, tmp_path / "box.gif", env_kwargs=kwargs) == 5
 
 
+@needs_mpe2
 def test_render_checkpoint_plays_a_heterogeneous_team(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -83,6 +88,7 @@ def no_frames(**kwargs: Any) -> Any:
     return env
 
 
+@needs_mpe2
 def test_render_refuses_envs_without_frames_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -100,6 +106,7 @@ def test_render_refuses_envs_without_frames_in_one_line(
     assert not (tmp_path / "x.gif").exists()
 
 
+@needs_mpe2
 def test_crossplay_and_versus_random_on_a_two_player_pettingzoo_env(tmp_path: Path) -> None:
     """simple_push (adversary and agent, observations of different sizes): each seat keeps its role."""
     kwargs = {"max_cycles": 8}

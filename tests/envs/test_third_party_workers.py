@@ -5,6 +5,7 @@ that a worker process cannot rebuild."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from matrl.config import TrainConfig
 from matrl.envs import SubprocessVectorCore, env_capabilities, make_vector_env, register_env
 from matrl.envs import registry as env_registry
 
+#: mpe2 is an optional extra (matrl[mpe]: its pygame-ce replaces pygame), so CI may not have it.
+needs_mpe2 = pytest.mark.skipif(importlib.util.find_spec("mpe2") is None, reason="needs mpe2 (matrl[mpe])")
 SPREAD = "pettingzoo:mpe2.simple_spread_v3"
 
 
@@ -53,6 +56,7 @@ def _trajectory(env_id: str, workers: int, steps: int, num_envs: int = 4, **kwar
     return out
 
 
+@needs_mpe2
 def test_simple_spread_gives_the_same_numbers_with_one_and_two_workers() -> None:
     """60 steps over two 25-step episodes (auto-resets included): every array equal."""
     one = _trajectory(SPREAD, 1, 60, seed=3)
@@ -110,6 +114,7 @@ def test_a_workers_exception_is_raised_again_with_its_message() -> None:
         make_vector_env("pettingzoo:no_such_env_module", 2, num_workers=2)
 
 
+@needs_mpe2
 def test_training_collects_from_env_workers() -> None:
     config = dataclasses.replace(TrainConfig(env=SPREAD), num_envs=2, env_workers=2, seed=1)
     collector = training.make_collector(config)
