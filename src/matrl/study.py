@@ -15,6 +15,8 @@ Every cell is a `matrl train` run in ``OUT/ENV/ALGO/seed_S``, started as its own
 Running the study again skips finished runs and resumes interrupted ones, so it can be stopped at any time.
 ``from:LABEL`` stands for the rate at which that algorithm's finished runs in the same env kept their current
 policy (mean ``rho_keep_share``): the placebo control is matched to the rate the meta-game realised.
+An env with ``"head_to_head": N`` (two-player games) also ranks the algorithms by playing their final policies
+against each other, N games per seat pairing (`matrl.eval.head_to_head`).
 
 A run's score is its metric averaged over the last ``last_fraction`` of its iterations (a single last row
 is noisy for policies that cycle). The report gives, per env and over all envs (scores min-max normalised per
