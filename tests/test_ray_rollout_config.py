@@ -19,6 +19,7 @@ from matrl import training
 from matrl.cli import main
 from matrl.config import TrainConfig
 from matrl.learners.actor_critic import ActorCritic
+from matrl.rollout.base import Batch
 from matrl.rollout.local import LocalCollector
 from matrl.rollout.policy import NetworkPolicy
 from matrl.rollout.ray_collector import RAY_MISSING, concatenate_shards
@@ -146,3 +147,35 @@ def test_joining_no_cluster_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch)
 
     with pytest.raises(ValueError, match=r"^address='auto': no Ray cluster to join \(Could not find any"):
         RayCollector("checkers_v0", 2, 1, address="auto")
+
+
+def _batch(copies: int, rng: np.random.Generator, masks: bool) -> Batch:
+    t, a = 3, 2
+    shape = (t, copies, a)
+    active = rng.random(shape) < 0.7 if masks else None
+    return Batch(
+        obs=rng.random((*shape, 4), dtype=np.float32),
+        actions=rng.integers(0, 3, shape),
+        logp=rng.random(shape, dtype=np.float32),
+        values=rng.random(shape, dtype=np.float32),
+        rewards=rng.random(shape, dtype=np.float32),
+        next_obs=rng.random((*shape, 4), dtype=np.float32),
+        terminated=np.zeros((t, copies), dtype=bool),
+        episode_over=np.zeros((t, copies), dtype=bool),
+        active=active,
+        agent_terminated=None if active is None else ~active,
+    )
+
+
+def test_joined_shards_keep_the_agents_active_masks() -> None:
+    """Agents that leave (third-party envs): each shard's ``active`` and ``agent_terminated`` reach the
+    learner, joined along the copy axis; shards that disagree on having them are refused."""
+    rng = np.random.default_rng(1)
+    parts = [_batch(2, rng, masks=True), _batch(3, rng, masks=True)]
+    joined = concatenate_shards(parts)
+    for name in ("active", "agent_terminated", "obs"):
+        expected = np.concatenate([getattr(p, name) for p in parts], axis=1)
+        np.testing.assert_array_equal(getattr(joined, name), expected, name)
+    assert concatenate_shards([_batch(2, rng, masks=False)] * 2).active is None
+    with pytest.raises(ValueError, match=r"^some shards give active and some do not$"):
+        concatenate_shards([_batch(2, rng, masks=True), _batch(2, rng, masks=False)])

@@ -86,8 +86,8 @@ def make_collector(config: TrainConfig) -> Collector:
         )
     if not capabilities.ray_rollout and config.rollout != "local":
         raise ValueError(
-            f"rollout={config.rollout!r} is not allowed for {config.env}; expected 'local' (third-party "
-            "PettingZoo envs step in the training process)"
+            f"rollout={config.rollout!r} is not allowed for {config.env}; expected 'local' (VMAS steps its "
+            "batch in the training process)"
         )
     if config.rollout == "ray":
         from matrl.rollout.ray_collector import RayCollector

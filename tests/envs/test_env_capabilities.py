@@ -96,6 +96,9 @@ def test_training_and_collection_read_the_flags(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ValueError, match="env_workers=2 is not allowed for checkers_v0; worker"):
         training.make_collector(_config("checkers_v0", env_workers=2))
     monkeypatch.setitem(env_registry._CAPABILITIES, "checkers_v0", third_party)
+    monkeypatch.setitem(
+        env_registry._CAPABILITIES, "checkers_v0", dataclasses.replace(third_party, ray_rollout=False)
+    )
     with pytest.raises(ValueError, match=r"rollout='ray' is not allowed for checkers_v0; expected 'local'"):
         training.make_collector(_config("checkers_v0", rollout="ray"))
     collector = LocalCollector("checkers_v0", 2)

@@ -4,7 +4,6 @@ agents in the adapter and the learner, one-line errors, and training / evaluate 
 from __future__ import annotations
 
 import csv
-import dataclasses
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -274,9 +273,6 @@ def test_cli_trains_evaluates_and_resumes_a_pettingzoo_module_id(
     main(["train", "--out", str(run), "--resume", "--total-steps", "96", "--no-progress"])
     assert "note: resumed with fresh episodes" in capsys.readouterr().err
     assert len(_rows(run)) == 3
-    changed = dataclasses.replace(TrainConfig.load(run / "config.json"), rollout="ray")
-    with pytest.raises(ValueError, match=r"rollout='ray' is not allowed for pettingzoo:pz_toys:team"):
-        train(changed, tmp_path / "ray", progress=False)
     qmix = _tiny("team_test", algo="qmix", env_kwargs={"actions": [2, 4]})
     with pytest.raises(
         ValueError, match=r"^algo='qmix' is not allowed for team_test, whose agents have different"

@@ -153,3 +153,60 @@ def test_an_error_in_a_worker_arrives_as_itself(ray_cluster: Any) -> None:
     with pytest.raises(ValueError, match=r"^unknown game 'nonexistent'; allowed: ") as info:
         RayCollector("matrix_v0", 2, workers=1, env_kwargs={"game": "nonexistent"})
     assert not isinstance(info.value, ray.exceptions.RayError)  # the env's own error, one line on the CLI
+
+
+def _import_pz_toys() -> Any:
+    """tests/envs/pz_toys.py as a module (this directory is not on sys.path)."""
+    import importlib.util
+    import sys
+
+    if "pz_toys" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "pz_toys", Path(__file__).parents[1] / "envs" / "pz_toys.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["pz_toys"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["pz_toys"]
+
+
+def test_a_registered_pettingzoo_env_collects_on_ray_as_in_process_and_resumes(
+    ray_cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `register_env` name: its factory travels to the actors (by value here, as for a user's script); one
+    worker gives the local numbers, across a resume that restarts the episodes (no env snapshots) too."""
+    import ray.cloudpickle
+
+    from matrl.envs import register_env
+    from matrl.envs import registry as env_registry
+
+    toys = _import_pz_toys()
+    ray.cloudpickle.register_pickle_by_value(toys)  # the actors cannot import tests/envs/pz_toys.py
+    register_env("team_ray", toys.team)
+    try:
+        kwargs = {"obs_sizes": [3, 5], "actions": [2, 4], "leave": {"a1": 3}}  # a1 leaves mid-episode
+        config = dataclasses.replace(CONFIG, env="team_ray", env_kwargs=kwargs, total_steps=128)
+        runs = {}
+        for name, changes in {"local": {}, "ray": {"rollout": "ray", "workers": 1}}.items():
+            runs[name] = tmp_path / name
+            cfg = dataclasses.replace(config, **changes)
+            training.train(cfg, runs[name], progress=False, tensorboard=False, stop_after=2)
+            capsys.readouterr()
+            training.train(None, runs[name], resume=True, progress=False, tensorboard=False)
+            assert "note: resumed with fresh episodes of team" in capsys.readouterr().err
+        assert len(_metrics(runs["ray"])) == config.iterations
+        assert _metrics(runs["ray"]) == _metrics(runs["local"])
+        _assert_same_state(_final_state(runs["ray"]), _final_state(runs["local"]))
+
+        two = training.train(
+            dataclasses.replace(config, rollout="ray", workers=2),
+            tmp_path / "two",
+            progress=False,
+            tensorboard=False,
+        )
+        state = _final_state(two)["collector"]
+        assert list(state) == ["restart_steps"] and int(state["restart_steps"][0]) == 128 // config.num_envs
+    finally:
+        env_registry._REGISTERED.pop("team_ray", None)
+        ray.cloudpickle.unregister_pickle_by_value(toys)

@@ -99,7 +99,8 @@ class EnvCapabilities:
     action_kind: Literal["discrete", "continuous"] | None
     """Discrete or continuous actions; None when known only once the env is built (third-party envs)."""
     ray_rollout: bool
-    """Ray workers can collect from it (``--rollout ray``); third-party envs step in the training process."""
+    """Ray workers can collect from it (``--rollout ray``): every id but VMAS's (one torch batch in the
+    training process); a :func:`register_env` factory travels to the Ray workers with Ray's (cloud)pickle."""
 
 
 _GRID_CAPABILITIES = EnvCapabilities(
@@ -127,7 +128,7 @@ _CAPABILITIES: dict[str, EnvCapabilities] = {
     ),
 }
 #: Any PettingZoo env behind the adapter: seeded through its first reset, no snapshots, frames when it draws
-#: ``rgb_array``, worker processes when a worker can rebuild its factory.
+#: ``rgb_array``, worker processes when a worker can rebuild its factory, Ray workers.
 THIRD_PARTY_CAPABILITIES = EnvCapabilities(
     snapshots=False,
     seeding=True,
@@ -135,7 +136,7 @@ THIRD_PARTY_CAPABILITIES = EnvCapabilities(
     worker_processes=True,
     image_obs=False,
     action_kind=None,
-    ray_rollout=False,
+    ray_rollout=True,
 )
 
 #: VMAS scenarios (``vmas:SCENARIO``, `matrl.envs.vmas_core`): one torch batch seeded as a whole, no
@@ -183,6 +184,12 @@ def env_ids() -> tuple[str, ...]:
     """The built-in ids, then those registered in this process or by entry points."""
     points = tuple(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
     return (*ENV_IDS, *dict.fromkeys([*_REGISTERED, *points]))
+
+
+def registered_factory(env_id: str) -> Callable[..., Any] | None:
+    """The factory :func:`register_env` gave ``env_id`` in this process, or None (built-in, module and
+    entry-point ids are rebuilt from the id alone), for handing to another process (a Ray worker)."""
+    return _REGISTERED.get(env_id) if isinstance(env_id, str) else None
 
 
 def registered_in_process(env_id: str) -> bool:

@@ -18,6 +18,11 @@ learner's generator and shard k samples with a generator seeded from (that seed,
 the same numbers for the same seed and K whichever actor runs a shard or finishes first, but other actions
 than K = 1.
 
+Third-party PettingZoo envs (``pettingzoo:`` ids, entry points, `register_env` names, whose factory is sent
+to the actors with Ray's pickle) collect the same way. They cannot be snapshotted: their saved state is only
+the steps taken, so a resume and a restarted actor start fresh episodes from a derived seed (see
+`LocalCollector`), exact for the learner but not for the env, and both say so.
+
 Faults: every actor is created with ``max_restarts``; the collector keeps each shard's env state as of the
 end of its last successful collection. When an actor dies during collection, the collector waits for Ray's
 restart (or creates a fresh actor once the restarts are spent), loads the saved env state into it and
@@ -42,6 +47,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from matrl.envs.registry import register_env, registered_factory
 from matrl.envs.spec import ActionSpec
 from matrl.rollout.base import ActFn, Batch, EnvActionFn
 from matrl.rollout.local import LocalCollector
@@ -52,8 +58,13 @@ logger = logging.getLogger(__name__)
 #: The one-line error when Ray is missing.
 RAY_MISSING = '--rollout ray needs Ray: pip install "matrl[ray]"'
 
+#: The one key of a `LocalCollector` state for an env without snapshots (steps taken, not per copy).
+RESTART_KEY = "restart_steps"
+
 #: Fields of `Batch` with a copy axis (axis 1), joined shard after shard.
 _STEP_FIELDS = ("obs", "actions", "logp", "values", "rewards", "next_obs", "terminated", "episode_over")
+#: Optional (T, E, A) fields of `Batch` (agents that leave or join), joined the same way when given.
+_MASK_FIELDS = ("active", "agent_terminated")
 
 
 #: Seconds a ``HOST:PORT`` cluster address may take to accept a TCP connection before the run fails (ray.init
@@ -120,7 +131,14 @@ def concatenate_shards(parts: Sequence[Batch]) -> Batch:
     order = np.argsort(np.concatenate(keys), kind="stable")
     returns = np.concatenate([p.episode_returns for p in parts])[order]
     lengths = np.concatenate([p.episode_lengths for p in parts])[order]
-    return Batch(**arrays, episode_returns=returns, episode_lengths=lengths)
+    masks: dict[str, Any] = {}
+    for name in _MASK_FIELDS:  # per-agent masks of cores that report them (every shard has the same env)
+        given = [getattr(p, name) for p in parts]
+        if any(m is not None for m in given):
+            if any(m is None for m in given):
+                raise ValueError(f"some shards give {name} and some do not")
+            masks[name] = np.concatenate(given, axis=1)
+    return Batch(**arrays, episode_returns=returns, episode_lengths=lengths, **masks)
 
 
 @dataclass
@@ -138,8 +156,17 @@ class _Shard:
 class RolloutWorker:
     """The body of one Ray actor: a shard of env copies in a `LocalCollector` and a CPU copy of the policy."""
 
-    def __init__(self, env_id: str, num_envs: int, threads: int, env_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        threads: int,
+        env_kwargs: dict[str, Any],
+        factory: Any = None,
+    ) -> None:
         torch.set_num_threads(threads)
+        if factory is not None:  # a register_env name is known only to the process that registered it
+            register_env(env_id, factory)
         self.env_args = (env_id, num_envs, env_kwargs)
         self._collector: LocalCollector | None = None
         self.net: Any = None
@@ -283,6 +310,9 @@ class RayCollector:
         self.num_cpus, self.max_restarts = float(num_cpus), int(max_restarts)
         self.restarts = 0
         """Workers that died during collection and were restarted (or replaced) since this collector began."""
+        self.factory = registered_factory(env_id)
+        self.resume_note: str | None = None
+        """One line for the user after a resume that restarted the episodes (envs without snapshots)."""
         self.timings: dict[str, float] = {}
         """Seconds of the last ``collect``: ``put`` (weights into the object store), ``wait`` (until every
         shard arrived), ``gather`` (joining the shards), ``worker`` (the slowest actor's own time for its
@@ -367,14 +397,26 @@ class RayCollector:
         return batch
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """The shards' env states joined along the copy axis: the keys and arrays `LocalCollector` gives."""
+        """The shards' env states joined along the copy axis: the keys and arrays `LocalCollector` gives (for
+        an env without snapshots, the steps taken, the same in every shard)."""
         states = [shard.state for shard in self._shards]
+        if RESTART_KEY in states[0]:
+            return {RESTART_KEY: np.array(states[0][RESTART_KEY])}
         return {key: np.concatenate([s[key] for s in states]) for key in states[0]}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Split a `state_dict` (of this collector or a `LocalCollector` of as many copies) over the shards;
         each actor loads its part before its next collection."""
         arrays = {key: np.asarray(value) for key, value in state.items()}
+        if RESTART_KEY in arrays:  # an env without snapshots: every shard restarts after the same steps
+            for shard in self._shards:
+                shard.state, shard.dirty = {RESTART_KEY: arrays[RESTART_KEY].copy()}, True
+            self.resume_note = (
+                f"note: resumed with fresh episodes of {self.env_id} (each worker's copies from a seed "
+                "derived from their first seed and the steps taken): exact for the learner (networks, "
+                "optimisers, RNG), not bit-identical for the env, whose state cannot be saved"
+            )
+            return
         for key, value in arrays.items():
             if value.ndim < 1 or value.shape[0] != self.num_envs:
                 raise ValueError(
@@ -408,7 +450,7 @@ class RayCollector:
             scheduling_strategy="SPREAD",
         )
         shard = self._shards[k]
-        return remote.remote(self.env_id, shard.size, self.threads, shard.env_kwargs)
+        return remote.remote(self.env_id, shard.size, self.threads, shard.env_kwargs, self.factory)
 
     def _publish(self, net: torch.nn.Module) -> list[Any]:
         """Object references [module, state dict or None]: the state dict is put once for all actors; the
@@ -456,12 +498,14 @@ class RayCollector:
                 continue
             if failures:
                 self.restarts += 1
+                restarted = RESTART_KEY in self._shards[k].state
                 logger.warning(
                     "rollout worker %d (env copies %d..%d) died during collection; restarted and "
-                    "re-collected its share",
+                    "re-collected its share%s",
                     k,
                     self._shards[k].first,
                     self._shards[k].first + self._shards[k].size - 1,
+                    " from fresh episodes (this env cannot be snapshotted)" if restarted else "",
                 )
             return result
 
