@@ -10,6 +10,7 @@ import pytest
 
 from matrl.cli import main
 from matrl.config import TrainConfig
+from matrl.matrixgames.games import NAMED_GAMES
 from matrl.study import StudySpec, collect, normalised, report, run_study
 
 TINY = ["--total-steps", "192", "--batch-size", "64", "--num-envs", "8", "--hidden", "8"]
@@ -26,7 +27,10 @@ def spec_dict() -> dict[str, object]:
                 "higher_is_better": False,
                 "last_fraction": 0.5,
             },
-            "stag": {"args": ["--env", "matrix_v0", "--env-kwargs", '{"game": "stag_hunt"}', *TINY]},
+            "stag": {
+                "args": ["--env", "matrix_v0", "--env-kwargs", '{"game": "stag_hunt"}', *TINY],
+                "random_episodes": 400,
+            },
         },
         "algos": {
             "il-pp": ["--algo", "il-pp"],
@@ -69,6 +73,18 @@ def test_a_study_trains_its_grid_resumes_and_reports(tmp_path: Path) -> None:
     assert set(norm) == {"il-pp", "xfit", "placebo"}
     pooled = np.concatenate([v[:, 0] for v in norm.values()])
     assert pooled.min() == 0.0 and pooled.max() == 1.0
+    # Each agent's own return per algo, and the random policy's as the yardstick (cached in random.json).
+    agents = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    with (out / "stag" / "xfit" / "seed_0" / "metrics.csv").open() as f:
+        header, *rows = [line.strip().split(",") for line in f]
+    own = [np.mean([float(r[header.index(f"return_{i}")]) for r in rows[-1:]]) for i in (0, 1)]
+    assert f"| xfit | {own[0]:.2f} | {own[1]:.2f} | {sum(own):.2f} |" in text
+    cached = json.loads((out / "stag" / "random.json").read_text())
+    assert cached["episodes"] == 400 and cached["env_kwargs"] == {"game": "stag_hunt"}
+    uniform = NAMED_GAMES["stag_hunt"].reshape(2, -1).mean(1)  # each player's payoff, both playing uniformly
+    np.testing.assert_allclose(cached["mean"], uniform, atol=0.25)
+    assert agents["random policy"].startswith(f"| random policy | {cached['mean'][0]:.2f} |")
+    assert "random policy" not in text.split("## stag")[0]  # pennies asked for no yardstick
     # marl-eval reads the JSON back; its absolute-metric matrix holds our scores (negated: lower is better).
     processing = pytest.importorskip("marl_eval.utils.data_processing_utils")
     raw = json.loads((out / "marl_eval.json").read_text())

@@ -16,7 +16,9 @@ Running the study again skips finished runs and resumes interrupted ones, so it 
 ``from:LABEL`` stands for the rate at which that algorithm's finished runs in the same env kept their current
 policy (mean ``rho_keep_share``): the placebo control is matched to the rate the meta-game realised.
 An env with ``"head_to_head": N`` (two-player games) also ranks the algorithms by playing their final policies
-against each other, N games per seat pairing (`matrl.eval.head_to_head`).
+against each other, N games per seat pairing (`matrl.eval.head_to_head`). Every env's report has each
+agent's own return per algorithm (teams of a mixed game side by side), and with ``"random_episodes": N`` the
+uniformly random policy's over N episodes as the yardstick (`matrl.eval.random_policy`).
 
 A run's score is its metric averaged over the last ``last_fraction`` of its iterations (a single last row
 is noisy for policies that cycle). The report gives, per env and over all envs (scores min-max normalised per
@@ -62,6 +64,9 @@ class EnvSpec:
     head_to_head: int = 0
     """Two-player competitive envs: episodes per seat pairing of a seat-balanced head-to-head of every pair
     of algorithms' final policies (`matrl.eval.head_to_head`), the score that ranks them; 0: none."""
+    random_episodes: int = 0
+    """Episodes of the uniformly random policy whose per-agent returns the report gives as the yardstick
+    (cached in OUT/ENV/random.json); 0: none."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ class StudySpec:
             _check_label(label, where)
             if not isinstance(env, dict) or not _is_flags(env.get("args")):
                 raise ValueError(f"{where}: envs.{label} must be an object with args, a list of strings")
-            extra = sorted(set(env) - {"args", "metric", "higher_is_better", "last_fraction", "head_to_head"})
+            keys = {"args", "metric", "higher_is_better", "last_fraction", "head_to_head", "random_episodes"}
+            extra = sorted(set(env) - keys)
             if extra:
                 raise ValueError(f"{where}: envs.{label} has unknown keys {extra}")
             fraction = env.get("last_fraction", 0.1)
@@ -116,12 +122,18 @@ class StudySpec:
             episodes = env.get("head_to_head", 0)
             if type(episodes) is not int or episodes < 0:
                 raise ValueError(f"{where}: envs.{label}.head_to_head={episodes!r} must be an integer >= 0")
+            random_episodes = env.get("random_episodes", 0)
+            if type(random_episodes) is not int or random_episodes < 0:
+                raise ValueError(
+                    f"{where}: envs.{label}.random_episodes={random_episodes!r} must be an integer >= 0"
+                )
             envs[label] = EnvSpec(
                 tuple(env["args"]),
                 str(env.get("metric", "total_return")),
                 bool(env.get("higher_is_better", True)),
                 float(fraction),
                 episodes,
+                random_episodes,
             )
         algos = {}
         for label, flags in algos_raw.items():
@@ -266,6 +278,14 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _agent_count(rows: Sequence[dict[str, str]]) -> int:
+    """Agents with a ``return_i`` column (i = 0, 1, ... without gaps)."""
+    count = 0
+    while rows and f"return_{count}" in rows[0]:
+        count += 1
+    return count
+
+
 def _column(rows: Sequence[dict[str, str]], name: str) -> np.ndarray:
     return np.array([float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows])
 
@@ -282,6 +302,8 @@ class Results:
     stats: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     """env -> algo -> mean over runs and iterations of cost and meta-game columns."""
     missing: list[Path] = field(default_factory=list)
+    agent_returns: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
+    """env -> algo -> per finished seed, each agent's ``return_i`` over the last fraction of iterations."""
 
 
 #: Columns summarised per algorithm (mean over iterations and runs) in the report's cost table.
@@ -314,6 +336,10 @@ def collect(spec: StudySpec, out: Path) -> Results:
         by_algo[cell.algo] = np.append(by_algo.get(cell.algo, np.empty(0)), np.nanmean(tail))
         results.curves.setdefault(cell.env, {}).setdefault(cell.algo, []).append(
             (_column(rows, "env_steps"), values)
+        )
+        agents = [_column(rows, f"return_{i}") for i in range(_agent_count(rows))]
+        results.agent_returns.setdefault(cell.env, {}).setdefault(cell.algo, []).append(
+            np.array([np.nanmean(a[-len(tail) :]) for a in agents])
         )
         per_run = per_run_stats.setdefault(cell.env, {}).setdefault(cell.algo, {})
         for name in (*STAT_COLUMNS, "br_steps", "predict_steps"):
@@ -452,6 +478,7 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
         lines += _score_table(by_algo, estimates, probabilities, spec.reference)
         lines += _pair_table(spec, probabilities)
         lines += ["", *_stats_table(results.stats.get(env, {})), ""]
+        lines += _agent_returns_section(spec, env, out, results)
         if env_spec.head_to_head:
             lines += _head_to_head_section(spec, env, out, reps)
         _plot_curves(plt, results.curves[env], env_spec, out / f"curves_{env}.png")
@@ -475,6 +502,50 @@ def report(spec: StudySpec, out: Path, reps: int = 2000) -> Path:
     path = out / "report.md"
     write_text_atomically(path, "\n".join(lines))
     return path
+
+
+def random_returns(spec: StudySpec, env: str, out: Path) -> list[float]:
+    """Mean return of each agent under the uniformly random policy over the env's ``random_episodes``, in the
+    env (id and kwargs) of its first finished run; cached in OUT/ENV/random.json."""
+    from matrl.config import TrainConfig
+    from matrl.eval.random_policy import random_policy_returns
+
+    episodes = spec.envs[env].random_episodes
+    run = next(
+        c.directory for c in cells(spec, out) if c.env == env and run_status(c.directory) == "finished"
+    )
+    config = TrainConfig.load(run / "config.json")
+    key = {"env": config.env, "env_kwargs": config.env_kwargs, "episodes": episodes}
+    cache = out / env / "random.json"
+    saved = json.loads(cache.read_text()) if cache.exists() else {}
+    if {k: saved.get(k) for k in key} != key:
+        returns = random_policy_returns(config.env, episodes, env_kwargs=dict(config.env_kwargs))
+        saved = {**key, "mean": returns.mean(0).tolist()}
+        write_text_atomically(cache, json.dumps(saved) + "\n")
+    return [float(v) for v in saved["mean"]]
+
+
+def _agent_returns_section(spec: StudySpec, env: str, out: Path, results: Results) -> list[str]:
+    """Each agent's return (mean over seeds), per algorithm, and the random policy's when asked for."""
+    by_algo = results.agent_returns.get(env, {})
+    width = max((len(v[0]) for v in by_algo.values() if v), default=0)
+    if width == 0:
+        return []
+    rows = {a: np.mean(np.stack(v), axis=0) for a, v in by_algo.items()}
+    if spec.envs[env].random_episodes:
+        rows["random policy"] = np.asarray(random_returns(spec, env, out))
+    fraction = f"{spec.envs[env].last_fraction:.0%}"
+    episodes = spec.envs[env].random_episodes
+    yardstick = f"; the random policy: {episodes} episodes" if episodes else ""
+    lines = [
+        f"Each agent's return per episode (mean over seeds of the last {fraction} of iterations{yardstick}):",
+        "",
+        "| | " + " | ".join(f"agent {i}" for i in range(width)) + " | sum |",
+        "|" + "---|" * (width + 2),
+    ]
+    for label, values in rows.items():
+        lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {values.sum():.2f} |")
+    return [*lines, ""]
 
 
 def head_to_head_scores(spec: StudySpec, env: str, out: Path) -> dict[str, dict[str, list[list[float]]]]:
