@@ -10,6 +10,9 @@ from matrl.envs import env_capabilities, make_vector_env
 from matrl.envs.spec import ActionSpec
 from matrl.rollout.base import ActFn, Batch, EnvActionFn
 
+#: The one key of the state of a core without snapshots: the steps taken (not per copy).
+RESTART_KEY = "restart_steps"
+
 
 class LocalCollector:
     """Collects from ``num_envs`` copies of one environment in this process.
@@ -53,19 +56,19 @@ class LocalCollector:
         """Env state and pending observations, so that a resumed run continues the same episodes (for a core
         without snapshots: only the steps taken)."""
         if not self.snapshots:
-            return {"restart_steps": np.asarray([self._steps], dtype=np.int64)}
+            return {RESTART_KEY: np.asarray([self._steps], dtype=np.int64)}
         state = {f"env.{key}": value for key, value in self.core.state_dict().items()}
         state["obs"] = self._obs.copy()
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Inverse of `state_dict`; a core without snapshots restarts its episodes from a derived seed."""
-        if not self.snapshots or "restart_steps" in state:
-            if self.snapshots or "restart_steps" not in state:
+        if not self.snapshots or RESTART_KEY in state:
+            if self.snapshots or RESTART_KEY not in state:
                 raise ValueError(
                     "the saved env state and this env differ in whether the env can be snapshotted"
                 )
-            self._steps = int(np.asarray(state["restart_steps"]).reshape(-1)[0])
+            self._steps = int(np.asarray(state[RESTART_KEY]).reshape(-1)[0])
             self._obs = self.core.reset(seed=self.restart_seed())
             self.resume_note = (
                 f"note: resumed with fresh episodes of {getattr(self.core, 'env_id', 'the env')} (seed "

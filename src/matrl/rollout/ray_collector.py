@@ -50,16 +50,13 @@ from numpy.typing import NDArray
 from matrl.envs.registry import register_env, registered_factory
 from matrl.envs.spec import ActionSpec
 from matrl.rollout.base import ActFn, Batch, EnvActionFn
-from matrl.rollout.local import LocalCollector
+from matrl.rollout.local import RESTART_KEY, LocalCollector
 from matrl.rollout.policy import NetworkPolicy
 
 logger = logging.getLogger(__name__)
 
 #: The one-line error when Ray is missing.
 RAY_MISSING = '--rollout ray needs Ray: pip install "matrl[ray]"'
-
-#: The one key of a `LocalCollector` state for an env without snapshots (steps taken, not per copy).
-RESTART_KEY = "restart_steps"
 
 #: Fields of `Batch` with a copy axis (axis 1), joined shard after shard.
 _STEP_FIELDS = ("obs", "actions", "logp", "values", "rewards", "next_obs", "terminated", "episode_over")
