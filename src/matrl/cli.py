@@ -125,7 +125,11 @@ def _train_help() -> None:
 
 
 def evaluate(
-    checkpoint: tyro.conf.Positional[Path], episodes: int = 100, seed: int = 0, greedy: bool = False
+    checkpoint: tyro.conf.Positional[Path],
+    episodes: int = 100,
+    seed: int = 0,
+    greedy: bool = False,
+    random_agents: tuple[int, ...] = (),
 ) -> None:
     """Play episodes with the policies of a model checkpoint and print their returns.
 
@@ -134,11 +138,16 @@ def evaluate(
         episodes: Number of episodes.
         seed: Seed of the action sampling.
         greedy: Take the most likely action instead of sampling.
+        random_agents: Indices of agents that act uniformly at random instead (e.g. one team of a mixed game,
+            to score the other team against a random opponent).
     """
     from matrl.eval.evaluate import evaluate as run_evaluation
 
     checkpoint = _latest_model(checkpoint)
-    print(run_evaluation(checkpoint, episodes=episodes, seed=seed, greedy=greedy).summary())
+    evaluation = run_evaluation(
+        checkpoint, episodes=episodes, seed=seed, greedy=greedy, random_agents=random_agents
+    )
+    print(evaluation.summary())
 
 
 def plot(

@@ -111,15 +111,15 @@ class _Spaces(Team):
         (
             spaces.Dict({"x": spaces.Discrete(2)}),
             None,
-            r"^agent 'a1' has observation space Dict\(.*; allowed: a Box of rank 1 or 2 "
-            r"\(flattened to float32\)$",
+            r"^agent 'a1' has observation space Dict\(.*; allowed: a Box of rank 1 or 2, or of higher rank "
+            r"with at most 4096 values \(flattened to float32\)$",
         ),
         (
-            spaces.Box(0, 255, (8, 8, 3), np.uint8),
+            spaces.Box(0, 255, (84, 84, 3), np.uint8),
             None,
-            r"^agent 'a1' has observation space Box\(0, 255, \(8, 8, 3\), uint8\): image observations are "
-            r"not supported by the PettingZoo adapter \(its networks are MLPs\); allowed: a Box of rank 1 "
-            r"or 2",
+            r"^agent 'a1' has observation space Box\(0, 255, \(84, 84, 3\), uint8\): image observations of "
+            r"21168 values are not supported by the PettingZoo adapter \(its networks are MLPs\); allowed: a "
+            r"Box of rank 1 or 2, or of higher rank with at most 4096 values",
         ),
         (
             None,
@@ -279,3 +279,33 @@ def test_cli_trains_evaluates_and_resumes_a_pettingzoo_module_id(
     ):
         train(qmix, tmp_path / "qmix", progress=False)
     assert not (tmp_path / "qmix").exists()
+
+
+def test_small_grid_observations_of_rank_3_are_flattened_in_row_major_order() -> None:
+    core = ParallelEnvVectorCore([lambda: _Spaces(spaces.Box(0.0, 2.0, (3, 3, 2), np.float32))], seed=1)
+    assert core.obs_dim == 18  # a1's 3 x 3 x 2 view; a0's 3 values are zero-padded to it
+    obs = core.reset()
+    env = core.envs[0]
+    np.testing.assert_array_equal(obs[0, 1], env._ob("a1").reshape(-1))  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(obs[0, 0, :3], env._ob("a0"))  # type: ignore[attr-defined]
+    assert not obs[0, 0, 3:].any()
+
+
+def test_evaluate_with_random_agents_replaces_only_their_actions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A team against a random opponent: the random agent scores what uniform play scores (max_steps / K per
+    episode), and the other agent's episodes are the policy's own, number for number (its observations do not
+    depend on the random agent, and the random draws use their own generator)."""
+    config = _tiny("team_test", env_kwargs={"actions": [2, 4]}, total_steps=64)
+    train(config, tmp_path / "run", progress=False)
+    model = tmp_path / "run" / "checkpoints" / "iter_000002.safetensors"
+    plain = evaluate(model, episodes=400, seed=3)
+    mixed = evaluate(model, episodes=400, seed=3, random_agents=(1,))
+    np.testing.assert_array_equal(mixed.returns[:, 0], plain.returns[:, 0])
+    assert mixed.returns[:, 1].mean() == pytest.approx(6 / 4, abs=0.15)  # 6 steps, 1 action of 4 rewarded
+    assert "agent_1 (random)" in mixed.summary() and "(random)" not in plain.summary()
+    with pytest.raises(ValueError, match=r"^random agent 2 is not allowed; team_test has agents 0\.\.1$"):
+        evaluate(model, episodes=2, random_agents=(2,))
+    main(["evaluate", str(tmp_path / "run"), "--episodes", "2", "--random-agents", "0"])
+    assert "agent_0 (random)" in capsys.readouterr().out

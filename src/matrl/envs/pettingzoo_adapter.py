@@ -13,8 +13,9 @@ is over when no agent is left in ``env.agents`` or every agent has terminated or
 Agents may differ (heterogeneous teams, as in MPE's simple_adversary or simple_speaker_listener): each
 agent's observation is flattened and zero-padded to the largest size (optionally followed by a one-hot agent
 id), discrete agents may have different numbers of actions (`ActionSpec.counts`, the rest masked by the
-learner), and Box actions are padded to the largest size (`ActionSpec.box`). Dict, Tuple, Discrete and image
-observations, and teams that mix discrete and continuous actions, are refused in one line.
+learner), and Box actions are padded to the largest size (`ActionSpec.box`). Observations of rank 3 or more
+are flattened too when they are small grid views (MAgent2's 13 x 13 x 5 local maps); Dict, Tuple, Discrete and
+large image observations, and teams that mix discrete and continuous actions, are refused in one line.
 
 An arbitrary env's state cannot be read out, so this core has no snapshots (``snapshots = False``): a resumed
 run restarts its episodes (`matrl.rollout.local.LocalCollector.load_state_dict`).
@@ -33,13 +34,18 @@ from pettingzoo import ParallelEnv
 from matrl.envs.core import BatchedCore, GameStep, check_agent_actions
 from matrl.envs.spec import ActionSpec
 
+#: Largest observation of rank 3 or more that is flattened for the MLPs: a local grid view such as MAgent2's
+#: (13 x 13 x 5 = 845 values in battle) fits; a camera image (84 x 84 x 3 = 21,168) would need a CNN.
+MAX_GRID_OBS_SIZE = 4096
+
 
 class ParallelEnvVectorCore(BatchedCore):
     """E copies of a PettingZoo ``ParallelEnv`` as a :class:`BatchedCore` (no time limit of its own).
 
-    Every agent needs a ``Box`` observation space of rank 1 or 2 (flattened to float32 and zero-padded to
-    the largest agent's size, then ``one_hot_agent_id`` appends the agent's index as a one-hot vector), and
-    either every agent a ``Discrete(K_i)`` action space starting at 0 or every agent a ``Box`` with finite
+    Every agent needs a ``Box`` observation space of rank 1 or 2, or a small grid view of higher rank (at most
+    ``MAX_GRID_OBS_SIZE`` values, as MAgent2's); it is flattened to float32 and zero-padded to the largest
+    agent's size, then ``one_hot_agent_id`` appends the agent's index as a one-hot vector. Actions: either
+    every agent a ``Discrete(K_i)`` action space starting at 0 or every agent a ``Box`` with finite
     bounds. On the first ``reset`` copy k is reset with ``seed + k``; later resets (auto-resets included) pass
     no seed, so each copy's own RNG runs on. Rewards are cast to ``reward_dtype`` and the returns are sums of
     the cast rewards, as in the numpy cores.
@@ -189,15 +195,19 @@ class ParallelEnvVectorCore(BatchedCore):
     def _obs_size(env: ParallelEnv[Any, Any, Any], agent: Any) -> int:
         """Elements of an agent's flattened observation; one-line ValueError for a space not allowed."""
         space = env.observation_space(agent)
-        allowed = "allowed: a Box of rank 1 or 2 (flattened to float32)"
+        allowed = (
+            f"allowed: a Box of rank 1 or 2, or of higher rank with at most {MAX_GRID_OBS_SIZE} values "
+            "(flattened to float32)"
+        )
         if not isinstance(space, spaces.Box):
             raise ValueError(f"agent {agent!r} has observation space {space}; {allowed}")
-        if len(space.shape) > 2:
+        size = int(np.prod(space.shape))
+        if len(space.shape) > 2 and size > MAX_GRID_OBS_SIZE:
             raise ValueError(
-                f"agent {agent!r} has observation space {space}: image observations are not supported by "
-                f"the PettingZoo adapter (its networks are MLPs); {allowed}"
+                f"agent {agent!r} has observation space {space}: image observations of {size} values are "
+                f"not supported by the PettingZoo adapter (its networks are MLPs); {allowed}"
             )
-        return int(np.prod(space.shape))
+        return size
 
     def _action_spec(self, env: ParallelEnv[Any, Any, Any]) -> ActionSpec:
         """Every agent Discrete(K_i) from 0, or every agent a Box with finite bounds; one line naming the

@@ -17,6 +17,7 @@ from matrl.config import TrainConfig
 from matrl.envs import make_vector_env
 from matrl.envs.registry import is_third_party, third_party_core
 from matrl.envs.spec import ActionSpec
+from matrl.eval.random_policy import uniform_actions
 from matrl.learners.actor_critic import ActorCritic
 
 
@@ -29,6 +30,8 @@ class Evaluation:
     iteration: int
     env_steps: int
     returns: np.ndarray
+    random_agents: tuple[int, ...] = ()
+    """Agents that played uniformly at random instead of their policy (a team against a random opponent)."""
 
     @property
     def total_returns(self) -> np.ndarray:
@@ -38,7 +41,10 @@ class Evaluation:
     def summary(self) -> str:
         """One readable paragraph."""
         totals = self.total_returns
-        per_agent = ", ".join(f"agent_{i} {m:.2f}" for i, m in enumerate(self.returns.mean(0)))
+        per_agent = ", ".join(
+            f"agent_{i}{' (random)' if i in self.random_agents else ''} {m:.2f}"
+            for i, m in enumerate(self.returns.mean(0))
+        )
         return (
             f"{self.checkpoint} ({self.env}, iteration {self.iteration}, {self.env_steps} env steps): "
             f"{len(totals)} episodes, total return {totals.mean():.2f} +- {totals.std():.2f} "
@@ -202,21 +208,51 @@ def _section(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.T
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
+def check_random_agents(random_agents: tuple[int, ...], n_agents: int, env: str) -> tuple[int, ...]:
+    """Sorted, distinct agent indices in range; one line naming the bad value otherwise."""
+    for index in random_agents:
+        if type(index) is not int or not 0 <= index < n_agents:
+            raise ValueError(f"random agent {index!r} is not allowed; {env} has agents 0..{n_agents - 1}")
+    if len(set(random_agents)) != len(random_agents):
+        raise ValueError(f"random agents {list(random_agents)} repeat an agent; name each at most once")
+    return tuple(sorted(random_agents))
+
+
 @torch.no_grad()
-def evaluate(path: Path, episodes: int = 100, seed: int = 0, greedy: bool = False) -> Evaluation:
-    """Play ``episodes`` episodes (one per env copy, in parallel) with sampled (or greedy) actions."""
+def evaluate(
+    path: Path,
+    episodes: int = 100,
+    seed: int = 0,
+    greedy: bool = False,
+    random_agents: tuple[int, ...] = (),
+) -> Evaluation:
+    """Play ``episodes`` episodes (one per env copy, in parallel) with sampled (or greedy) actions; the agents
+    in ``random_agents`` act uniformly at random instead (their own generator, so the others' samples do not
+    change), which measures a team against a random opponent in a mixed game."""
     if episodes < 1:
         raise ValueError(f"episodes={episodes} is not allowed; expected >= 1")
     policy, config, iteration, env_steps = load_policy(path)
     env = make_vector_env(config.env, episodes, **config.env_kwargs)
-    generator = torch.Generator().manual_seed(seed)
-    obs = env.reset()
-    returns = np.zeros((episodes, env.n_agents))
-    finished = np.zeros(episodes, dtype=bool)
-    while not finished.all():
-        result = env.step(policy.env_actions(obs, greedy, generator))
-        newly = result.episode_over & ~finished
-        returns[newly] = result.episode_return[newly]
-        finished |= result.episode_over
-        obs = result.obs
-    return Evaluation(Path(path), config.env, iteration, env_steps, returns)
+    try:
+        random_agents = check_random_agents(tuple(random_agents), env.n_agents, config.env)
+        generator = torch.Generator().manual_seed(seed)
+        uniform = np.random.default_rng(seed + 1)
+        obs = env.reset()
+        returns = np.zeros((episodes, env.n_agents))
+        finished = np.zeros(episodes, dtype=bool)
+        while not finished.all():
+            actions = policy.env_actions(obs, greedy, generator)
+            if random_agents:
+                actions = np.array(actions)
+                actions[:, list(random_agents)] = uniform_actions(
+                    env.action_spec, episodes, random_agents, uniform
+                )
+            result = env.step(actions)
+            newly = result.episode_over & ~finished
+            returns[newly] = result.episode_return[newly]
+            finished |= result.episode_over
+            obs = result.obs
+    finally:
+        if hasattr(env, "close"):
+            env.close()
+    return Evaluation(Path(path), config.env, iteration, env_steps, returns, random_agents)

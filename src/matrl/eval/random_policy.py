@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matrl.envs.registry import env_capabilities
+from matrl.envs.spec import ActionSpec
 from matrl.rollout.local import LocalCollector
 
 #: Steps per copy collected at a time while counting finished episodes.
@@ -36,20 +37,13 @@ def random_policy_returns(
     if env_capabilities(env_id, kwargs).seeding:
         kwargs.setdefault("seed", seed)
     collector = LocalCollector(env_id, num_envs, **kwargs)
-    spec = collector.action_spec
     rng = np.random.default_rng(seed)
-    counts = np.asarray(spec.counts or (spec.n,) * collector.n_agents)
+    everyone = tuple(range(collector.n_agents))
 
     def act(obs: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.float32], NDArray[np.float32]]:
         copies = obs.shape[0]
         zeros = np.zeros((copies, collector.n_agents), dtype=np.float32)
-        if spec.continuous:
-            return (
-                rng.uniform(spec.low, spec.high, size=(copies, *spec.low.shape)).astype(np.float32),
-                zeros,
-                zeros,
-            )
-        return (rng.random((copies, collector.n_agents)) * counts).astype(np.int64), zeros, zeros
+        return uniform_actions(collector.action_spec, copies, everyone, rng), zeros, zeros
 
     found: list[NDArray[np.float64]] = []
     total = 0
@@ -61,3 +55,16 @@ def random_policy_returns(
     finally:
         collector.close()
     return np.concatenate(found)[:episodes]
+
+
+def uniform_actions(
+    spec: ActionSpec, copies: int, agents: tuple[int, ...], rng: np.random.Generator
+) -> NDArray[Any]:
+    """Uniformly random env actions of ``agents`` in ``copies`` env copies, (copies, len(agents)[, dim]):
+    each agent among its own discrete actions (``ActionSpec.counts``) or inside its action box."""
+    index = list(agents)
+    if spec.continuous:
+        low, high = spec.low[index], spec.high[index]
+        return rng.uniform(low, high, size=(copies, *low.shape)).astype(np.float32)
+    counts = np.asarray(spec.counts)[index] if spec.counts else np.full(len(index), spec.n)
+    return (rng.random((copies, len(index))) * counts).astype(np.int64)
