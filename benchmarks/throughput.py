@@ -18,6 +18,11 @@ steps, and the env's **raw** stepping rate with as many copies (matrl's batched 
 random actions drawn beforehand, auto-resets included, no policy: the physical limit of collection) with the
 share of it that training reaches.
 
+**Floor table.** Beside each row: the networks' own forward and backward pass per minibatch
+(`network_floor_ms`), times the iteration's gradient steps, plus the raw env's time for the batch: the
+*ceiling* env steps/s of any learner made of these networks on this CPU, and the share of it that training
+reaches.
+
 **Before/after (``--baseline REV``).** The same learners from the code at git revision REV (``git archive REV
 src``) and from this checkout, each in its own worker process, stepped one iteration at a time alternately
 (old, new, old, ...) with one thread; the workers run one at a time, so they never compete. Reports the median
@@ -138,6 +143,38 @@ def raw_rate(env: str, num_envs: int, seconds: float) -> float:
         collector.close()
 
 
+def network_floor_ms(learner: Any, repeats: int = 10) -> float:
+    """Milliseconds of one minibatch's forward and backward pass through the policy and value networks alone
+    (their outputs summed as the loss: no PPO loss terms, no optimiser, no env), with the learner's shapes.
+
+    What any learner built of these networks must spend per gradient step on this CPU: times the number of
+    gradient steps, it is the floor of an update's time.
+    """
+    net, config = learner.net, learner.config
+    samples = learner.prepare(learner.collect())
+    size = samples.actions.shape[1] // config.ppo.minibatches
+    obs = samples.obs[:, :size].contiguous()
+
+    def step() -> None:
+        x = net._inputs(obs)
+        (net.policy(x).sum() + net.value(x).sum()).backward()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    net.zero_grad(set_to_none=True)
+    return 1e3 * (time.perf_counter() - start) / repeats
+
+
+def gradient_steps(config: Any, algo: str) -> int:
+    """Gradient steps per iteration: IL's PPO epochs x minibatches; MATRL adds its best response's."""
+    steps = config.ppo.update_iters * config.ppo.minibatches
+    if algo == "matrl":
+        steps += config.meta.br_iters * config.ppo.minibatches
+    return int(steps)
+
+
 @dataclass
 class Measurement:
     """One algorithm's timed iterations for one (env, setting, threads)."""
@@ -148,6 +185,8 @@ class Measurement:
     algo: str
     batch_size: int
     num_envs: int
+    gradient_steps: int
+    floor_ms_per_step: float
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
@@ -170,9 +209,19 @@ def measure(env: str, setting: str, threads: int, iterations: int) -> dict[str, 
     torch.set_num_threads(threads)
     learners = {algo: build_learner(env, algo, setting, threads) for algo in ALGOS}
     out = {}
+    floor = network_floor_ms(learners["il"])  # also the IL learner's warm-up of its networks
     for algo, learner in learners.items():
         config = learner.config
-        out[algo] = Measurement(env, setting, threads, algo, config.batch_size, config.num_envs)
+        out[algo] = Measurement(
+            env,
+            setting,
+            threads,
+            algo,
+            config.batch_size,
+            config.num_envs,
+            gradient_steps(config, algo),
+            floor,
+        )
         learner.iteration()  # warm-up
     for _ in range(iterations):
         for algo, learner in learners.items():
@@ -327,6 +376,35 @@ def throughput_table(results: list[dict[str, Measurement]], raw: dict[tuple[str,
     return "\n".join(lines)
 
 
+def floor_table(results: list[dict[str, Measurement]], raw: dict[tuple[str, int], float]) -> str:
+    """The fastest each learner could run here: the env's raw stepping plus the networks' own passes."""
+    lines = [
+        "| env | setting | threads | algo | gradient steps / iter | networks ms / step | update floor ms "
+        "| raw env ms / iter | ceiling env steps/s | measured env steps/s | share of ceiling |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for pair in results:
+        for algo, m in pair.items():
+            env_ms = 1e3 * m.batch_size / raw[(m.env, m.num_envs)]
+            update_ms = m.gradient_steps * m.floor_ms_per_step
+            ceiling = 1e3 * m.batch_size / (env_ms + update_ms)
+            cells = [
+                m.env,
+                f"{m.setting} ({m.num_envs} envs)",
+                str(m.threads),
+                algo,
+                str(m.gradient_steps),
+                f"{m.floor_ms_per_step:.2f}",
+                f"{update_ms:.0f}",
+                f"{env_ms:.0f}",
+                f"{ceiling:,.0f}",
+                f"{m.rate:,.0f}",
+                f"{m.rate / ceiling:.0%}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def baseline_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| env | setting | algo | CPU ms/iter before | after | before / after | wall ms/iter before "
@@ -405,6 +483,9 @@ def main() -> None:
                 )
     table = throughput_table(results, raw)
     print(table)
+    floors = floor_table(results, raw)
+    print()
+    print(floors)
     baseline = ""
     if args.baseline:
         cases = [(e, s) for e, s in BASELINE_CASES if e in envs]
@@ -432,6 +513,16 @@ def main() -> None:
     if skipped:
         doc.append(f"- Skipped: {', '.join(skipped)}.")
     doc += ["", table, ""]
+    doc += [
+        "## The floor: raw env stepping plus the networks' own passes\n",
+        "*Networks ms / step*: one minibatch's forward and backward pass through the policy and value",
+        "networks alone (outputs summed as the loss; no PPO terms, no optimiser, no env), with the run's",
+        "shapes. Times the gradient steps of an iteration (MATRL adds its best response's) it is the update",
+        "floor; with the raw env's time for the batch it gives the *ceiling*: the env steps/s that no",
+        "learner made of these networks reaches on this CPU.\n",
+        floors,
+        "",
+    ]
     if baseline:
         doc += [
             f"## Before/after: this checkout against `{args.baseline}`\n",

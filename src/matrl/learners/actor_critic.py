@@ -107,7 +107,8 @@ class ActorCritic(nn.Module):
         x = self._inputs(obs)
         params = self._params(x)
         values: torch.Tensor = self.value(x)
-        return Evaluation(self.head.log_prob(params, actions), self.head.entropy(params), values.squeeze(-1))
+        logp, entropy = self.head.log_prob_and_entropy(params, actions)
+        return Evaluation(logp, entropy, values.squeeze(-1))
 
     def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of ``actions`` (A, B), without the value network."""

@@ -8,6 +8,7 @@ receives (identity for discrete actions, clipping or squashing into the bounds f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -28,6 +29,10 @@ class PolicyHead(Protocol):
 
     def entropy(self, params: torch.Tensor) -> torch.Tensor: ...
 
+    def log_prob_and_entropy(
+        self, params: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
     def mode(self, params: torch.Tensor) -> torch.Tensor: ...
@@ -37,20 +42,39 @@ class PolicyHead(Protocol):
     def env_action(self, actions: np.ndarray) -> np.ndarray: ...
 
 
+def _over_actions(normalise: Callable[..., torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+    """``normalise`` (softmax or log-softmax) over the action axis of (A, B, K) logits, as an (A, K, B) view.
+
+    Why: torch's CPU kernels for a short, contiguous last axis (K of 5 to 20 actions) run one row at a
+    time, several times slower than over a strided axis, where they vectorise across the B rows (measured
+    in docs/benchmarks/throughput.md). The results are the same up to float rounding.
+    """
+    return normalise(logits.transpose(-1, -2), dim=-2)
+
+
 class CategoricalHead:
     """Discrete actions: logits (A, B, K) -> log-probabilities, entropy and samples, batched over agents."""
 
     @staticmethod
     def log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Log-probability of ``actions`` (A, B) under ``logits`` (A, B, K); shape (A, B)."""
-        log_probs = torch.log_softmax(logits, dim=-1)
-        return log_probs.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+        log_probs = _over_actions(torch.log_softmax, logits)  # (A, K, B)
+        return log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2)
 
     @staticmethod
     def entropy(logits: torch.Tensor) -> torch.Tensor:
         """Entropy of each distribution; shape (A, B)."""
-        log_probs = torch.log_softmax(logits, dim=-1)
-        return -(log_probs.exp() * log_probs).sum(-1)
+        log_probs = _over_actions(torch.log_softmax, logits)
+        return -(log_probs.exp() * log_probs).sum(-2)
+
+    @staticmethod
+    def log_prob_and_entropy(
+        logits: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`log_prob` and `entropy` from one log-softmax (the PPO loss needs both on every minibatch)."""
+        log_probs = _over_actions(torch.log_softmax, logits)
+        taken = log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2)
+        return taken, -(log_probs.exp() * log_probs).sum(-2)
 
     @staticmethod
     def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -61,10 +85,10 @@ class CategoricalHead:
         its validity checks (max, min, two sums, two host syncs per call), which softmax outputs pass unless
         they are NaN: one sum checks that here. Collection draws once per env step, so this counts.
         """
-        probs = torch.softmax(logits, dim=-1)
+        probs = _over_actions(torch.softmax, logits).transpose(-1, -2)  # (A, B, K), strided
         if not math.isfinite(float(probs.sum())):
             raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-        race = torch.empty_like(probs).exponential_(1.0, generator=generator)
+        race = torch.empty(probs.shape, dtype=probs.dtype).exponential_(1.0, generator=generator)
         return torch.div(probs, race, out=race).argmax(-1)
 
     @staticmethod
@@ -105,9 +129,17 @@ class MaskedCategoricalHead:
         return CategoricalHead.log_prob(self._masked(logits), actions)
 
     def entropy(self, logits: torch.Tensor) -> torch.Tensor:
-        log_probs = torch.log_softmax(self._masked(logits), dim=-1)
+        return self.log_prob_and_entropy(logits, None)[1]
+
+    def log_prob_and_entropy(
+        self, logits: torch.Tensor, actions: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        log_probs = _over_actions(torch.log_softmax, self._masked(logits))  # (A, K, B)
         probs = log_probs.exp()
-        return -torch.where(probs > 0, probs * log_probs, torch.zeros_like(probs)).sum(-1)
+        entropy = -torch.where(probs > 0, probs * log_probs, torch.zeros_like(probs)).sum(-2)
+        if actions is None:
+            return entropy, entropy
+        return log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2), entropy
 
     def sample(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return CategoricalHead.sample(self._masked(logits), generator)
@@ -171,6 +203,12 @@ class GaussianHead:
             log_one_minus_tanh2 = 2.0 * (math.log(2.0) - actions - nn.functional.softplus(-2.0 * actions))
             per_dim = per_dim - self._log_half_range.to(params.device) - log_one_minus_tanh2
         return (per_dim * self._mask.to(params.device)).sum(-1)
+
+    def log_prob_and_entropy(
+        self, params: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`log_prob` and `entropy` (they share nothing worth computing once)."""
+        return self.log_prob(params, actions), self.entropy(params)
 
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
         """Entropy of the (pre-squash) Gaussian over the real action entries; shape (A, B)."""
