@@ -142,21 +142,27 @@ def ppo_update(
     steps = torch.zeros(num_agents, dtype=torch.long, device=device)
     frozen_state: list[tuple[torch.Tensor, ...]] | None = None
     for _ in range(epochs):
-        order = torch.randperm(size, generator=generator) if minibatches > 1 else None
+        epoch_batch, epoch_weights = batch, sample_weights
+        if minibatches > 1:
+            # One gather per tensor and epoch; each minibatch is then a slice, a view (no copy).
+            order = torch.randperm(size, generator=generator)
+            epoch_batch, epoch_weights = _shuffled(batch, sample_weights, order)
         for chunk in range(minibatches):
             index = (
                 None
-                if order is None
-                else order[chunk * size // minibatches : (chunk + 1) * size // minibatches]
+                if minibatches == 1
+                else slice(chunk * size // minibatches, (chunk + 1) * size // minibatches)
             )
-            chunked = grad_chunk is not None and (size if index is None else len(index)) > grad_chunk
+            chunked = grad_chunk is not None and (size if index is None else _length(index)) > grad_chunk
             if chunked:
                 assert grad_chunk is not None
                 loss, parts = _accumulate_gradients(
-                    net, optimizer, batch, weights, index, sample_weights, grad_chunk
+                    net, optimizer, epoch_batch, weights, index, epoch_weights, grad_chunk
                 )
             else:
-                loss, parts = agent_losses(net, batch, weights, index, sample_weights, clip_fraction=False)
+                loss, parts = agent_losses(
+                    net, epoch_batch, weights, index, epoch_weights, clip_fraction=False
+                )
             if not torch.isfinite(loss).all():
                 bad = int(torch.nonzero(~torch.isfinite(loss))[0, 0])
                 raise FloatingPointError(
@@ -184,19 +190,40 @@ def ppo_update(
     return _stats(net, batch, weights, sample_weights, steps)
 
 
+def _shuffled(
+    batch: Samples, sample_weights: torch.Tensor | None, order: torch.Tensor
+) -> tuple[Samples, torch.Tensor | None]:
+    """The batch (and the sample weights) with its samples in ``order``."""
+    shuffled = Samples(
+        obs=batch.obs[:, order],
+        actions=batch.actions[:, order],
+        logp=batch.logp[:, order],
+        values=batch.values[:, order],
+        advantages=batch.advantages[:, order],
+        returns=batch.returns[:, order],
+        active=None if batch.active is None else batch.active[:, order],
+    )
+    return shuffled, None if sample_weights is None else sample_weights[:, order]
+
+
+def _length(index: slice) -> int:
+    return int(index.stop) - int(index.start)
+
+
 def _accumulate_gradients(
     net: ActorCritic,
     optimizer: torch.optim.Optimizer,
     batch: Samples,
     weights: LossWeights,
-    index: torch.Tensor | None,
+    index: slice | None,
     sample_weights: torch.Tensor | None,
     chunk: int,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Gradients of every agent's minibatch loss left in ``.grad``, summed over pieces of ``chunk`` samples;
     returns the loss and its parts as the single-pass `agent_losses` would (up to rounding). With an active
     mask a piece counts, per agent, with its share of the agent's active samples."""
-    size = batch.actions.shape[1] if index is None else len(index)
+    first = 0 if index is None else int(index.start)
+    size = batch.actions.shape[1] if index is None else _length(index)
     active = None
     if batch.active is not None:
         active = batch.active if index is None else batch.active[:, index]
@@ -206,7 +233,7 @@ def _accumulate_gradients(
     parts: dict[str, torch.Tensor] = {}
     for start in range(0, size, chunk):
         stop = min(start + chunk, size)
-        piece = slice(start, stop) if index is None else index[start:stop]
+        piece = slice(first + start, first + stop)
         piece_loss, piece_parts = agent_losses(net, batch, weights, piece, sample_weights)
         share: float | torch.Tensor = (stop - start) / size
         if active is not None:
