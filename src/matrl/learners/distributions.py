@@ -42,13 +42,21 @@ class PolicyHead(Protocol):
     def env_action(self, actions: np.ndarray) -> np.ndarray: ...
 
 
+#: Rows (samples per agent) from which the strided layout of `_over_actions` pays (measured on one core:
+#: 2x slower at 16 rows, 2-7x faster from a few hundred).
+STRIDED_FROM_ROWS = 64
+
+
 def _over_actions(normalise: Callable[..., torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
     """``normalise`` (softmax or log-softmax) over the action axis of (A, B, K) logits, as an (A, K, B) view.
 
     Why: torch's CPU kernels for a short, contiguous last axis (K of 5 to 20 actions) run one row at a
-    time, several times slower than over a strided axis, where they vectorise across the B rows (measured
-    in docs/benchmarks/throughput.md). The results are the same up to float rounding.
+    time, several times slower than over a strided axis, where they vectorise across the B rows
+    (docs/benchmarks/throughput.md); a few rows (one env step of a few copies) are faster the plain way. The
+    two ways agree up to float rounding.
     """
+    if logits.shape[-2] < STRIDED_FROM_ROWS:
+        return normalise(logits, dim=-1).transpose(-1, -2)
     return normalise(logits.transpose(-1, -2), dim=-2)
 
 
@@ -85,10 +93,16 @@ class CategoricalHead:
         its validity checks (max, min, two sums, two host syncs per call), which softmax outputs pass unless
         they are NaN: one sum checks that here. Collection draws once per env step, so this counts.
         """
-        probs = _over_actions(torch.softmax, logits).transpose(-1, -2)  # (A, B, K), strided
+        if logits.shape[-2] < STRIDED_FROM_ROWS:
+            probs = torch.softmax(logits, dim=-1)
+        else:
+            probs = _over_actions(torch.softmax, logits).transpose(-1, -2)  # (A, B, K), strided
         if not math.isfinite(float(probs.sum())):
             raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-        race = torch.empty(probs.shape, dtype=probs.dtype).exponential_(1.0, generator=generator)
+        # Contiguous (A, B, K) whatever the layout of probs: the generator's draws fill it in that order.
+        race = torch.empty_like(logits, memory_format=torch.contiguous_format).exponential_(
+            1.0, generator=generator
+        )
         return torch.div(probs, race, out=race).argmax(-1)
 
     @staticmethod
