@@ -61,6 +61,7 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     fig, axes = plt.subplots(1, len(algos), figsize=(5 * len(algos), 3.6), squeeze=False)
     for ax, algo in zip(axes[0], algos, strict=True):
@@ -81,6 +82,7 @@ def main() -> None:
             f"{p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}] |"
         )
         ax.set_title(f"{args.title} {algo}".strip())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e3:.0f}k"))
         ax.set_xlabel("env steps")
         ax.set_ylabel("total return")
         ax.legend()
