@@ -60,20 +60,23 @@ def _over_actions(normalise: Callable[..., torch.Tensor], logits: torch.Tensor) 
     return normalise(logits.transpose(-1, -2), dim=-2)
 
 
+def _taken(log_probs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """The log-probabilities (A, K, B) of ``actions`` (A, B); shape (A, B)."""
+    return log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2)
+
+
 class CategoricalHead:
     """Discrete actions: logits (A, B, K) -> log-probabilities, entropy and samples, batched over agents."""
 
     @staticmethod
     def log_prob(logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Log-probability of ``actions`` (A, B) under ``logits`` (A, B, K); shape (A, B)."""
-        log_probs = _over_actions(torch.log_softmax, logits)  # (A, K, B)
-        return log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2)
+        return _taken(_over_actions(torch.log_softmax, logits), actions)
 
     @staticmethod
     def entropy(logits: torch.Tensor) -> torch.Tensor:
         """Entropy of each distribution; shape (A, B)."""
-        log_probs = _over_actions(torch.log_softmax, logits)
-        return -(log_probs.exp() * log_probs).sum(-2)
+        return CategoricalHead._entropy(_over_actions(torch.log_softmax, logits))
 
     @staticmethod
     def log_prob_and_entropy(
@@ -81,8 +84,12 @@ class CategoricalHead:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """`log_prob` and `entropy` from one log-softmax (the PPO loss needs both on every minibatch)."""
         log_probs = _over_actions(torch.log_softmax, logits)
-        taken = log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2)
-        return taken, -(log_probs.exp() * log_probs).sum(-2)
+        return _taken(log_probs, actions), CategoricalHead._entropy(log_probs)
+
+    @staticmethod
+    def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
+        """Entropies of log-probabilities laid out (A, K, B); shape (A, B)."""
+        return -(log_probs.exp() * log_probs).sum(-2)
 
     @staticmethod
     def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -143,17 +150,19 @@ class MaskedCategoricalHead:
         return CategoricalHead.log_prob(self._masked(logits), actions)
 
     def entropy(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.log_prob_and_entropy(logits, None)[1]
+        return self._entropy(_over_actions(torch.log_softmax, self._masked(logits)))
 
     def log_prob_and_entropy(
-        self, logits: torch.Tensor, actions: torch.Tensor | None
+        self, logits: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        log_probs = _over_actions(torch.log_softmax, self._masked(logits))  # (A, K, B)
+        log_probs = _over_actions(torch.log_softmax, self._masked(logits))
+        return _taken(log_probs, actions), self._entropy(log_probs)
+
+    @staticmethod
+    def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
+        """Entropies of log-probabilities laid out (A, K, B), where missing actions count 0 (not 0 * -inf)."""
         probs = log_probs.exp()
-        entropy = -torch.where(probs > 0, probs * log_probs, torch.zeros_like(probs)).sum(-2)
-        if actions is None:
-            return entropy, entropy
-        return log_probs.gather(-2, actions.long().unsqueeze(-2)).squeeze(-2), entropy
+        return -torch.where(probs > 0, probs * log_probs, torch.zeros_like(probs)).sum(-2)
 
     def sample(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return CategoricalHead.sample(self._masked(logits), generator)
