@@ -58,7 +58,8 @@ bench: install
 	$(BIN)/python benchmarks/mujoco_speed.py
 	$(BIN)/python benchmarks/tsr_cost.py
 	$(BIN)/python benchmarks/metagame_scale.py
-	$(BIN)/python benchmarks/throughput.py --baseline ca845a4
+	$(BIN)/python benchmarks/throughput.py --baseline 4d5d971
+	$(BIN)/python benchmarks/update_step.py
 	$(BIN)/python benchmarks/train_speed.py --envs hopper_3x1 ant_4x2 --iterations 3 --threads 1 2 --env-workers 2 \
 		--out docs/benchmarks/train_speed_mujoco.md
 
