@@ -143,6 +143,12 @@ def raw_rate(env: str, num_envs: int, seconds: float) -> float:
         collector.close()
 
 
+def networks_pass(net: Any, obs: torch.Tensor) -> None:
+    """The policy and value networks' forward and backward pass alone, their outputs summed as the loss."""
+    x = net._inputs(obs)
+    (net.policy(x).sum() + net.value(x).sum()).backward()
+
+
 def network_floor_ms(learner: Any, repeats: int = 10) -> float:
     """Milliseconds of one minibatch's forward and backward pass through the policy and value networks alone
     (their outputs summed as the loss: no PPO loss terms, no optimiser, no env), with the learner's shapes.
@@ -156,8 +162,7 @@ def network_floor_ms(learner: Any, repeats: int = 10) -> float:
     obs = samples.obs[:, :size].contiguous()
 
     def step() -> None:
-        x = net._inputs(obs)
-        (net.policy(x).sum() + net.value(x).sum()).backward()
+        networks_pass(net, obs)
 
     step()
     start = time.perf_counter()

@@ -48,6 +48,7 @@ def best_ms(step: Callable[[], object], steps: int, repeats: int = 3) -> float:
 def pieces(learner: Any, steps: int) -> dict[str, float]:
     """Milliseconds per minibatch step of each growing piece (see the module docstring)."""
     from matrl.learners.update import agent_losses
+    from throughput import networks_pass
 
     net, optimizer, weights = learner.net, learner.predict_optimizer, learner.loss_weights
     samples = learner.prepare(learner.collect())
@@ -57,8 +58,7 @@ def pieces(learner: Any, steps: int) -> dict[str, float]:
     compiled = torch.compile(agent_losses, dynamic=False)
 
     def networks() -> None:
-        x = net._inputs(obs)
-        (net.policy(x).sum() + net.value(x).sum()).backward()
+        networks_pass(net, obs)
 
     def heads() -> None:
         logp, entropy, values = net.evaluate(obs, actions)
